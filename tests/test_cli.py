@@ -1,0 +1,54 @@
+"The command line: the issue's example run, sampling, plotting, and each error message."
+import json
+from pathlib import Path
+import pytest, torch
+from conftest import run, MSDSM, needs_fmnist, ROOT
+
+@needs_fmnist
+def test_train_example_command(tmp_path):
+    out = tmp_path / 'run'
+    p = run(*MSDSM, 'train', '--recipe', 'fmnist-paper', 'iterations=20', 'width=8', 'batch_size=16', 'log_every=10',
+            'sample_every=20', 'sample_steps=30', f'out_dir={out}')
+    assert 'MDSM' in p.stderr                                # the progress bar
+    assert (out / 'log.jsonl').exists() and (out / 'checkpoints' / 'ckpt-00000020.pt').exists()
+    assert (out / 'samples' / 'step-00000020.png').exists() and (out / 'energy' / 'energy.safetensors').exists()
+    assert (out / 'config.yaml').read_text().count('iterations: 20') == 1
+    # sample: same seed, same samples
+    for i in (1, 2): run(*MSDSM, 'sample', out, '--n', 4, '--schedule', 'fast', '--steps', 20, '--seed', 3, '--out', tmp_path / f's{i}.png', '--quiet')
+    a, b = (torch.load(tmp_path / f's{i}.pt')['samples'] for i in (1, 2))
+    assert a.shape == (4, 1, 32, 32) and torch.equal(a, b)
+    run(*MSDSM, 'plot', out)
+    assert (out / 'curves.png').exists()
+
+def test_shipped_model_loads_and_separates_data_from_noise():
+    from msdsm.train import load_energy
+    m = load_energy(ROOT / 'models' / 'fmnist-paper')
+    assert sum(p.numel() for p in m.parameters()) == 9_060_483
+    s = torch.load(ROOT / 'benchmarks' / 'results' / '2026-11-27-h200' / 'samples.pt')['samples_uint8'][:64].float() / 255
+    with torch.no_grad(): e_samples, e_noise = m(s).mean(), m(torch.rand(64, 1, 32, 32)).mean()
+    assert e_samples < e_noise
+
+@pytest.mark.parametrize('args,code,text', [
+    (['train', '--recipe', 'cifar11'], 2, 'Known recipes'),
+    (['train', '--recipe', 'fmnist-paper', 'btach_size=3'], 2, 'did you mean batch_size'),
+    (['train', '--recipe', 'fmnist-paper', 'precision=fp8'], 2, 'precision'),
+    (['train', 'dataset=imagenet'], 2, 'Unknown dataset'),
+    (['train', '--recipe', 'cifar10-paper', '--data-dir', '/nonexistent', 'iterations=1'], 2, 'cifar-10-batches-py'),
+    (['train', '--resume', '/nonexistent/run'], 2, 'No checkpoints'),
+    (['sample', '/nonexistent/model'], 2, 'energy.json'),
+    (['plot', '/nonexistent/run'], 2, 'log.jsonl'),
+    (['reproduce', '--profile', 'enormous'], 2, 'known profiles'),
+    (['reproduce', '--only', 'no_such_experiment'], 2, 'Unknown experiment'),
+])
+def test_errors_are_clear(args, code, text):
+    p = run(*MSDSM, *args, check=False, timeout=120)
+    assert p.returncode == code, p.stderr
+    assert text in p.stderr and 'Traceback' not in p.stderr, p.stderr
+
+def test_mismatched_checkpoint(tmp_path):
+    from msdsm.train import Trainer, make_config, CheckpointError
+    imgs = torch.randint(0, 256, (64, 1, 32, 32), dtype=torch.uint8)
+    base = ['width=8', 'batch_size=8', 'iterations=2', 'ckpt_every=2', 'device=cpu', 'progress=false', 'sample_every=0']
+    Trainer(make_config('fmnist-paper', overrides=base + [f'out_dir={tmp_path / "a"}']), images=imgs).fit()
+    with pytest.raises(CheckpointError, match='width: checkpoint 8 vs config 16'):
+        Trainer.resume(tmp_path / 'a', overrides=['width=16'], images=imgs)

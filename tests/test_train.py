@@ -1,0 +1,75 @@
+"Training failure behaviour that needs real processes: SIGKILL + resume, crash while checkpointing, DDP, a real run."
+import json, os, signal, subprocess, sys, time
+from pathlib import Path
+import pytest, torch
+from conftest import run, MSDSM, needs_fmnist, ROOT
+
+TINY = ['--recipe', 'fmnist-paper', 'width=8', 'batch_size=16', 'device=cpu', 'progress=false', 'sample_every=0', 'log_every=20']
+
+def weights(run_dir, step):
+    return torch.load(Path(run_dir) / 'checkpoints' / f'ckpt-{step:08d}.pt', weights_only=False)
+
+@needs_fmnist
+def test_sigkill_then_resume_is_bitwise_identical(tmp_path):
+    a, b = tmp_path / 'straight', tmp_path / 'killed'
+    run(*MSDSM, 'train', *TINY, 'iterations=120', 'ckpt_every=20', f'out_dir={a}', 'keep_ckpts=10')
+    p = subprocess.Popen([*MSDSM, 'train', *TINY, 'iterations=120', 'ckpt_every=20', f'out_dir={b}', 'keep_ckpts=10'],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, 'MSDSM_OFFLINE': '1'})
+    target = b / 'checkpoints' / 'ckpt-00000040.pt'
+    t0 = time.time()
+    while not target.exists() and p.poll() is None and time.time() - t0 < 120: time.sleep(0.01)
+    p.send_signal(signal.SIGKILL); p.wait()
+    assert p.returncode == -signal.SIGKILL, 'the run finished before it could be killed'
+    done = sorted(x.name for x in (b / 'checkpoints').glob('ckpt-*.pt'))
+    assert 'ckpt-00000120.pt' not in done
+    out = run(*MSDSM, 'train', '--resume', b).stdout
+    assert 'resuming at step' in out
+    wa, wb = weights(a, 120), weights(b, 120)
+    for k in ('model', 'ema'):
+        for n, t in wa[k].items(): assert torch.equal(t, wb[k][n]), (k, n)
+    assert wa['step'] == wb['step'] == 120
+
+def test_crash_while_writing_keeps_previous_checkpoint(tmp_path, monkeypatch):
+    from msdsm import train
+    good = train.atomic_save({'format': train.CKPT_FORMAT, 'x': 1}, tmp_path / 'ckpt.pt')
+    def dying_save(obj, f):
+        f.write(b'half a checkpoint'); raise KeyboardInterrupt('killed mid-write')
+    monkeypatch.setattr(train.torch, 'save', dying_save)
+    with pytest.raises(KeyboardInterrupt): train.atomic_save({'format': train.CKPT_FORMAT, 'x': 2}, tmp_path / 'ckpt.pt')
+    monkeypatch.undo()
+    assert train.load_checkpoint(good)['x'] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ['ckpt.pt']          # no temp file left behind
+
+def test_truncated_newest_checkpoint_falls_back(tmp_path):
+    from msdsm import train
+    d = tmp_path / 'checkpoints'
+    train.atomic_save({'format': train.CKPT_FORMAT, 'step': 10}, d / 'ckpt-00000010.pt')
+    (d / 'ckpt-00000020.pt').write_bytes(b'\x80\x02garbage')
+    with pytest.warns(UserWarning, match='skipping unreadable'): p, ck = train.latest_checkpoint(tmp_path)
+    assert ck['step'] == 10
+
+@needs_fmnist
+def test_ddp_two_processes_equal_one_process(tmp_path):
+    args = [*TINY, 'iterations=6', 'ckpt_every=6']
+    run(*MSDSM, 'train', *args, f'out_dir={tmp_path / "one"}')
+    torchrun = Path(sys.executable).parent / 'torchrun'
+    run(torchrun, '--standalone', '--nproc_per_node=2', '-m', 'msdsm.cli', 'train', *args, f'out_dir={tmp_path / "two"}',
+        env={'OMP_NUM_THREADS': '1'})
+    a, b = weights(tmp_path / 'one', 6)['model'], weights(tmp_path / 'two', 6)['model']
+    for n, t in a.items():
+        torch.testing.assert_close(b[n], t, rtol=1e-4, atol=1e-6, msg=n)
+    assert json.loads((tmp_path / 'two' / 'log.jsonl').read_text().splitlines()[-1])['step'] == 6
+
+@needs_fmnist
+def test_300_step_run_lowers_loss_and_draws_a_grid(tmp_path):
+    out = tmp_path / 'r300'
+    run(*MSDSM, 'train', '--recipe', 'fmnist-paper', 'width=8', 'batch_size=32', 'iterations=300', 'log_every=50',
+        'lr=1e-3', 'device=cpu', 'progress=false', 'sample_every=300', 'sample_steps=100', f'out_dir={out}')
+    log = [json.loads(l) for l in (out / 'log.jsonl').read_text().splitlines()]
+    first, last = log[0]['loss'], log[-1]['loss']
+    print(f"normalised loss {first:.1f} → {last:.1f}")
+    assert last < 0.7 * first
+    grid = out / 'samples' / 'step-00000300.png'
+    assert grid.stat().st_size > 1000
+    keep = ROOT / 'runs' / 'test-artifacts'; keep.mkdir(parents=True, exist_ok=True)   # for a person to look at
+    (keep / 'r300-samples.png').write_bytes(grid.read_bytes())
