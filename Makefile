@@ -13,7 +13,7 @@ TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 endif
 FMNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: setup data test reproduce check-export check-clean nbtest pytest clean-venv
+.PHONY: setup data test reproduce check-export check-clean nbtest pytest readme clean-venv
 
 setup: $(STAMP)
 
@@ -34,14 +34,19 @@ data:
 	  echo "note: could not install dataset-fashion-mnist; tests that need it will say so"; \
 	fi
 
-# The library must be exactly what the notebooks export.
+# README.md is generated from nbs/index.ipynb (nbdev's own readme command needs Quarto, which is not installable here).
+readme: setup
+	@{ echo "<!-- generated from nbs/index.ipynb by \`make readme\`: edit the notebook, not this file -->"; \
+	  $(BIN)/jupyter nbconvert --to markdown --stdout nbs/index.ipynb 2>/dev/null; } > README.md
+
+# The library must be exactly what the notebooks export, and README.md what index.ipynb says.
 check-export: setup
-	@rm -rf .check-export && cp -r msdsm .check-export
-	@$(BIN)/nbdev-export
-	@if ! diff -r -q -x __pycache__ .check-export msdsm; then rm -rf .check-export; \
-	  echo "ERROR: msdsm/ differed from what nbs/ export (files above). It has now been regenerated:"; \
-	  echo "       run nbdev-export after editing notebooks, and commit msdsm/ with nbs/."; exit 1; fi
-	@rm -rf .check-export; echo "ok: msdsm/ equals the notebooks' export"
+	@rm -rf .check-export && mkdir .check-export && cp -r msdsm README.md .check-export/
+	@$(BIN)/nbdev-export && $(MAKE) -s readme
+	@if ! diff -r -q -x __pycache__ .check-export/msdsm msdsm || ! diff -q .check-export/README.md README.md; then rm -rf .check-export; \
+	  echo "ERROR: msdsm/ or README.md differed from what nbs/ export (files above). Both have now been regenerated:"; \
+	  echo "       run nbdev-export (and make readme) after editing notebooks, and commit them with nbs/."; exit 1; fi
+	@rm -rf .check-export; echo "ok: msdsm/ and README.md equal the notebooks' export"
 
 check-clean: setup
 	@rm -rf .check-clean && cp -r nbs .check-clean
