@@ -124,16 +124,8 @@ def main():
         if left(a.budget) < need:
             log(f"skipping bench {c} ({left(a.budget):.0f}s left)"); res.setdefault('skipped', []).append(c); continue
         try:
-            f = bench.bench_train if c['kind'] == 'train' else bench.bench_langevin
-            r = f(c['arch'], c['width'], c['ch'], c['bs'], 'cuda' if cuda else 'cpu', repeat=3 if a.tiny else 15)
-            if r['kind'] == 'langevin':
-                from msdsm.energy import build_energy, energy_and_grad
-                m = build_energy(c['arch'], in_channels=c['ch'], width=c['width']).to('cuda' if cuda else 'cpu')
-                r['flops_per_step'] = bench.count_flops(lambda: energy_and_grad(m, torch.rand(c['bs'], c['ch'], 32, 32, device=next(m.parameters()).device)))
-                r['est_tflops'] = r['flops_per_step'] / (r['msdsm']['median_ms'] * 1e-3) / 1e12
-            if res['peak_bf16_tflops_measured']: r['floor_ms'] = r['flops_per_step'] / (res['peak_bf16_tflops_measured'] * 1e12) * 1e3
+            r = bench.bench_case(c, 'cuda' if cuda else 'cpu', 3 if a.tiny else 15, res['peak_bf16_tflops_measured'])
             key = (r['kind'], r['arch'], r['batch_size'])
-            if key in bench.TARGETS_MS and r['width'] in (64, 128): r['target_ms'] = bench.TARGETS_MS[key]
             res['cases'].append(r)
             log(f"bench {key}: msdsm {r['msdsm']['median_ms']:.2f} ms vs reference fp32 {r['reference_fp32']['median_ms']:.2f} ms; check {r['check']['passed']}")
         except Exception as e:
