@@ -52,3 +52,16 @@ def test_mismatched_checkpoint(tmp_path):
     Trainer(make_config('fmnist-paper', overrides=base + [f'out_dir={tmp_path / "a"}']), images=imgs).fit()
     with pytest.raises(CheckpointError, match='width: checkpoint 8 vs config 16'):
         Trainer.resume(tmp_path / 'a', overrides=['width=16'], images=imgs)
+
+def test_evaluate_command(tmp_path):
+    samples = ROOT / 'benchmarks' / 'results' / '2026-11-27-h200' / 'samples.pt'
+    p = run(*MSDSM, 'evaluate', samples, '--n', 200, '--metrics', 'fid', 'isc', '--json', tmp_path / 'm.json')
+    r = json.loads((tmp_path / 'm.json').read_text())
+    assert r['n_samples'] == 200 and r['features'] == 'fmnist-cnn' and r['fid'] > 0 and 1 <= r['isc'] <= 10
+    assert 'FID (Fashion-MNIST classifier features)' in p.stdout
+    folder = tmp_path / 'pngs'; folder.mkdir()
+    from PIL import Image
+    x = torch.load(samples)['samples_uint8'][:20]
+    for i, im in enumerate(x): Image.fromarray(im[0].numpy()).save(folder / f'{i:03d}.png')
+    run(*MSDSM, 'evaluate', folder, '--metrics', 'isc', '--json', tmp_path / 'f.json')
+    assert json.loads((tmp_path / 'f.json').read_text())['n_samples'] == 20

@@ -73,3 +73,25 @@ def test_300_step_run_lowers_loss_and_draws_a_grid(tmp_path):
     assert grid.stat().st_size > 1000
     keep = ROOT / 'runs' / 'test-artifacts'; keep.mkdir(parents=True, exist_ok=True)   # for a person to look at
     (keep / 'r300-samples.png').write_bytes(grid.read_bytes())
+
+@needs_fmnist
+def test_ctrl_c_writes_a_checkpoint(tmp_path):
+    out = tmp_path / 'int'
+    p = subprocess.Popen([*MSDSM, 'train', *TINY, 'iterations=100000', 'ckpt_every=100000', f'out_dir={out}'],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, 'MSDSM_OFFLINE': '1'})
+    t0 = time.time()
+    while not (out / 'log.jsonl').exists() and time.time() - t0 < 120: time.sleep(0.05)    # a few steps in
+    p.send_signal(signal.SIGINT); _, err = p.communicate(timeout=120)
+    assert p.returncode == 130, err[-2000:]
+    cks = list((out / 'checkpoints').glob('ckpt-*.pt'))
+    assert len(cks) == 1 and 'Interrupted at step' in err and '--resume' in err
+    assert torch.load(cks[0], weights_only=False)['step'] >= 20
+
+def test_out_of_memory_message(monkeypatch, tmp_path):
+    from msdsm import train
+    imgs = torch.randint(0, 256, (64, 1, 32, 32), dtype=torch.uint8)
+    t = train.Trainer(train.make_config('fmnist-paper', overrides=['width=8', 'batch_size=32', 'device=cpu', 'progress=false',
+                                                                   'sample_every=0', f'out_dir={tmp_path}']), images=imgs)
+    def oom(): raise torch.cuda.OutOfMemoryError('CUDA out of memory. Tried to allocate 2.00 GiB')
+    monkeypatch.setattr(t, 'train_step', oom)
+    with pytest.raises(RuntimeError, match='batch_size=16'): t.fit()
