@@ -27,8 +27,9 @@ def main():
     work = out / 'session'; work.mkdir(exist_ok=True)
     import torch
     from msdsm.data import load_images, save_grid
-    from msdsm.train import Trainer, make_config, save_energy
-    from msdsm.langevin import annealed_langevin, initial_noise, paper_schedule, short_schedule, denoise
+    from msdsm.train import Trainer, make_config
+    from msdsm.io import save_energy
+    from msdsm.langevin import annealed_langevin, initial_noise, make_schedule, denoise
     cuda = torch.cuda.is_available()
     info = dict(torch=torch.__version__, python=sys.version.split()[0], cuda=cuda,
                 device=torch.cuda.get_device_name(0) if cuda else 'cpu', tiny=a.tiny)
@@ -88,7 +89,7 @@ def main():
     # ---- 3. samples with the paper schedule (2700 steps) + trajectories -----------------------------------------
     if energy is not None and left(a.budget) > 60:
         try:
-            temps = short_schedule(54) if a.tiny else paper_schedule()
+            temps = make_schedule('short', 54) if a.tiny else make_schedule('paper')
             bs = 16 if a.tiny else 2048
             g = torch.Generator('cuda' if cuda else 'cpu'); g.manual_seed(0)
             dev = 'cuda' if cuda else 'cpu'

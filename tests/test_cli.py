@@ -14,14 +14,14 @@ def test_train_example_command(tmp_path):
     assert (out / 'samples' / 'step-00000020.png').exists() and (out / 'energy' / 'energy.safetensors').exists()
     assert (out / 'config.yaml').read_text().count('iterations: 20') == 1
     # sample: same seed, same samples
-    for i in (1, 2): run(*MSDSM, 'sample', out, '--n', 4, '--schedule', 'fast', '--steps', 20, '--seed', 3, '--out', tmp_path / f's{i}.png', '--quiet')
+    for i in (1, 2): run(*MSDSM, 'sample', out, '--n', 4, '--schedule', 'short', '--steps', 20, '--seed', 3, '--out', tmp_path / f's{i}.png', '--quiet')
     a, b = (torch.load(tmp_path / f's{i}.pt')['samples'] for i in (1, 2))
     assert a.shape == (4, 1, 32, 32) and torch.equal(a, b)
     run(*MSDSM, 'plot', out)
     assert (out / 'curves.png').exists()
 
 def test_shipped_model_loads_and_separates_data_from_noise():
-    from msdsm.train import load_energy
+    from msdsm.io import load_energy
     m = load_energy(ROOT / 'models' / 'fmnist-paper')
     assert sum(p.numel() for p in m.parameters()) == 9_060_483
     s = torch.load(ROOT / 'benchmarks' / 'results' / '2026-11-27-h200' / 'samples.pt')['samples_uint8'][:64].float() / 255
@@ -46,12 +46,17 @@ def test_errors_are_clear(args, code, text):
     assert text in p.stderr and 'Traceback' not in p.stderr, p.stderr
 
 def test_mismatched_checkpoint(tmp_path):
-    from msdsm.train import Trainer, make_config, CheckpointError
+    from msdsm.train import Trainer, make_config
+    from msdsm.io import CheckpointError
     imgs = torch.randint(0, 256, (64, 1, 32, 32), dtype=torch.uint8)
     base = ['width=8', 'batch_size=8', 'iterations=2', 'ckpt_every=2', 'device=cpu', 'progress=false', 'sample_every=0']
     Trainer(make_config('fmnist-paper', overrides=base + [f'out_dir={tmp_path / "a"}']), images=imgs).fit()
-    with pytest.raises(CheckpointError, match='width: checkpoint 8 vs config 16'):
+    with pytest.raises(ValueError, match='cannot change width'):
         Trainer.resume(tmp_path / 'a', overrides=['width=16'], images=imgs)
+    from msdsm.io import latest_checkpoint
+    other = Trainer(make_config('fmnist-paper', overrides=base + ['width=16', f'out_dir={tmp_path / "b"}']), images=imgs)
+    with pytest.raises(CheckpointError, match='width: checkpoint 8 vs config 16'):
+        other.load_state_dict(latest_checkpoint(tmp_path / 'a')[1])
 
 def test_evaluate_command(tmp_path):
     samples = ROOT / 'benchmarks' / 'results' / '2026-11-27-h200' / 'samples.pt'

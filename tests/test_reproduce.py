@@ -23,7 +23,7 @@ def test_failing_notebook_names_cell_and_error(tmp_path):
     nb.metadata['kernelspec'] = {'name': 'python3', 'display_name': 'python3', 'language': 'python'}
     nbformat.write(nb, root / 'nbs' / 'experiments' / 'broken.ipynb')
     (r,) = reproduce('smoke', root=root, out_dir=tmp_path / 'out', runs_dir=tmp_path / 'runs', verbose=False)
-    assert r.status == 'FAILED' and 'broken.ipynb' in r.error and 'cell 3 of the executed notebook' in r.error and 'starts `raise ValueError' in r.error and 'planted failure' in r.error
+    assert r.status == 'failed' and 'broken.ipynb' in r.error and 'cell 3 of the executed notebook' in r.error and 'starts `raise ValueError' in r.error and 'planted failure' in r.error
     p = run(sys_exe := __import__('sys').executable, '-c',
             f'from msdsm.cli import main; import msdsm.reproduce as R; R.project_root = lambda root=None: __import__("pathlib").Path({str(root)!r}); main(["reproduce", "--profile", "smoke", "--out-dir", {str(tmp_path / "o2")!r}, "--runs-dir", {str(tmp_path / "r2")!r}])',
             check=False)

@@ -7,7 +7,8 @@ from conftest import run, MSDSM, needs_fmnist, ROOT
 TINY = ['--recipe', 'fmnist-paper', 'width=8', 'batch_size=16', 'device=cpu', 'progress=false', 'sample_every=0', 'log_every=20']
 
 def weights(run_dir, step):
-    return torch.load(Path(run_dir) / 'checkpoints' / f'ckpt-{step:08d}.pt', weights_only=False)
+    from msdsm.io import load_checkpoint
+    return load_checkpoint(Path(run_dir) / 'checkpoints' / f'ckpt-{step:08d}.pt')
 
 @needs_fmnist
 def test_sigkill_then_resume_is_bitwise_identical(tmp_path):
@@ -30,7 +31,7 @@ def test_sigkill_then_resume_is_bitwise_identical(tmp_path):
     assert wa['step'] == wb['step'] == 120
 
 def test_crash_while_writing_keeps_previous_checkpoint(tmp_path, monkeypatch):
-    from msdsm import train
+    from msdsm import io as train          # checkpoints live in msdsm.io
     good = train.atomic_save({'format': train.CKPT_FORMAT, 'x': 1}, tmp_path / 'ckpt.pt')
     def dying_save(obj, f):
         f.write(b'half a checkpoint'); raise KeyboardInterrupt('killed mid-write')
@@ -41,7 +42,7 @@ def test_crash_while_writing_keeps_previous_checkpoint(tmp_path, monkeypatch):
     assert [p.name for p in tmp_path.iterdir()] == ['ckpt.pt']          # no temp file left behind
 
 def test_truncated_newest_checkpoint_falls_back(tmp_path):
-    from msdsm import train
+    from msdsm import io as train
     d = tmp_path / 'checkpoints'
     train.atomic_save({'format': train.CKPT_FORMAT, 'step': 10}, d / 'ckpt-00000010.pt')
     (d / 'ckpt-00000020.pt').write_bytes(b'\x80\x02garbage')
@@ -67,25 +68,73 @@ def test_300_step_run_lowers_loss_and_draws_a_grid(tmp_path):
         'lr=1e-3', 'device=cpu', 'progress=false', 'sample_every=300', 'sample_steps=100', f'out_dir={out}')
     log = [json.loads(l) for l in (out / 'log.jsonl').read_text().splitlines()]
     first, last = log[0]['loss'], log[-1]['loss']
-    print(f"normalised loss {first:.1f} → {last:.1f}")
+    print(f"loss (reference units) {first:.1f} → {last:.1f}")
     assert last < 0.7 * first
     grid = out / 'samples' / 'step-00000300.png'
     assert grid.stat().st_size > 1000
     keep = ROOT / 'runs' / 'test-artifacts'; keep.mkdir(parents=True, exist_ok=True)   # for a person to look at
     (keep / 'r300-samples.png').write_bytes(grid.read_bytes())
 
-@needs_fmnist
-def test_ctrl_c_writes_a_checkpoint(tmp_path):
-    out = tmp_path / 'int'
-    p = subprocess.Popen([*MSDSM, 'train', *TINY, 'iterations=100000', 'ckpt_every=100000', f'out_dir={out}'],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, 'MSDSM_OFFLINE': '1'})
+def _interrupt(out, sig, extra=(), preexec=None):
+    "Start a long tiny run, wait until it has logged, send `sig`; return (exit status, stderr)."
+    p = subprocess.Popen([*MSDSM, 'train', *TINY, *extra, 'iterations=100000', 'ckpt_every=100000', f'out_dir={out}'],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=preexec,
+                         env={**os.environ, 'MSDSM_OFFLINE': '1'})
     t0 = time.time()
     while not (out / 'log.jsonl').exists() and time.time() - t0 < 120: time.sleep(0.05)    # a few steps in
-    p.send_signal(signal.SIGINT); _, err = p.communicate(timeout=120)
-    assert p.returncode == 130, err[-2000:]
+    p.send_signal(sig); _, err = p.communicate(timeout=120)
+    return p.returncode, err
+
+@needs_fmnist
+@pytest.mark.parametrize('sig,code', [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_signal_stops_at_a_step_boundary(tmp_path, sig, code):
+    """SIGINT/SIGTERM: exit 130/143, one checkpoint equal to a clean run's state at that step (model, EMA, Adam, data
+    position, noise generator), and resuming from it continues exactly as an uninterrupted run."""
+    from msdsm.train import Trainer, make_config
+    from msdsm.data import load_images
+    out = tmp_path / 'int'
+    rc, err = _interrupt(out, sig)
+    assert rc == code, err[-2000:]
     cks = list((out / 'checkpoints').glob('ckpt-*.pt'))
-    assert len(cks) == 1 and 'Interrupted at step' in err and '--resume' in err
-    assert torch.load(cks[0], weights_only=False)['step'] >= 20
+    assert len(cks) == 1 and f'{signal.Signals(sig).name}: stopped after step' in err and '--resume' in err
+    ck = weights(out, k := int(cks[0].stem.split('-')[1]))
+    assert k >= 20
+    cfg = make_config(base=ck['config'], overrides=[f'out_dir={tmp_path / "clean"}'])
+    clean = Trainer(cfg, images=load_images('fashion_mnist', 'train')[0])
+    for _ in range(k): clean.train_step()
+    ref = clean.state_dict()
+    for part in ('model', 'ema'):
+        for n, t in ref[part].items(): assert torch.equal(t, ck[part][n]), (part, n)
+    for i, st in ref['opt']['state'].items():
+        assert st['step'] == ck['opt']['state'][i]['step'] and torch.equal(st['exp_avg'], ck['opt']['state'][i]['exp_avg'])
+    assert ck['data']['pos'] == ref['data']['pos'] and torch.equal(ck['noise_gen'], ref['noise_gen'])
+    # resumed from that checkpoint, 10 more steps equal the clean trainer's next 10
+    resumed = Trainer.resume(out, images=load_images('fashion_mnist', 'train')[0])
+    for _ in range(10): clean.train_step(); resumed.train_step()
+    for n, t in clean.state_dict()['model'].items(): assert torch.equal(t, resumed.state_dict()['model'][n]), n
+
+@needs_fmnist
+def test_ctrl_c_works_when_sigint_was_ignored(tmp_path):
+    "A run launched with SIGINT ignored (as `nohup … &` does) still stops on Ctrl-C, with a checkpoint."
+    rc, err = _interrupt(tmp_path / 'nohup', signal.SIGINT, preexec=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    assert rc == 130 and 'SIGINT: stopped after step' in err, err[-2000:]
+    assert len(list((tmp_path / 'nohup' / 'checkpoints').glob('ckpt-*.pt'))) == 1
+
+@needs_fmnist
+def test_second_run_into_a_live_run_folder_is_refused(tmp_path):
+    out = tmp_path / 'shared'
+    p = subprocess.Popen([*MSDSM, 'train', *TINY, 'iterations=100000', 'ckpt_every=100000', f'out_dir={out}'],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, 'MSDSM_OFFLINE': '1'})
+    try:
+        t0 = time.time()
+        while not (out / 'run.lock').exists() and time.time() - t0 < 120: time.sleep(0.05)
+        second = run(*MSDSM, 'train', *TINY, 'iterations=5', f'out_dir={out}', check=False)
+        assert second.returncode == 2 and f'is in use by another run (pid {p.pid}' in second.stderr, second.stderr
+        resumed = run(*MSDSM, 'train', '--resume', out, check=False)       # nor can it be resumed while it runs
+        assert resumed.returncode == 2, resumed.stderr
+    finally:
+        p.send_signal(signal.SIGTERM); p.wait(timeout=120)
+    assert not (out / 'run.lock').exists()
 
 def test_out_of_memory_message(monkeypatch, tmp_path):
     from msdsm import train
