@@ -12,32 +12,42 @@ else
 TORCH_PINS := torch==2.14.1 torchvision==0.29.1
 endif
 FMNIST := /usr/share/datasets/fashion-mnist
+# Debian's packages: the data set, and the browser the JupyterLab test drives
+APT_PACKAGES := dataset-fashion-mnist chromium
+GPU_KIT := .gpu-kit
 
-.PHONY: setup data test reproduce check-export check-clean nbtest pytest readme clean-venv
+.PHONY: setup data test reproduce check-export check-clean nbtest pytest readme notebooks lab gpu-kit clean-venv
 
 setup: $(STAMP)
 
+# Both kernels run .venv's Python: `msdsm` (the reproduction driver's) and `python3` (what nbdev-clean writes into
+# every notebook, so a notebook opened in JupyterLab runs in .venv without picking a kernel).
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH_PINS)
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name msdsm --display-name "msdsm (.venv)" >/dev/null
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (msdsm .venv)" >/dev/null
 	@touch $(STAMP)
 
-# Fashion-MNIST from Debian's package when we are root with apt; quietly nothing otherwise.
+# Fashion-MNIST and Chromium from Debian when we are root with apt; quietly nothing otherwise (tests say what is missing).
 data:
-	@if [ ! -f $(FMNIST)/train-images-idx3-ubyte.gz ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "installing Fashion-MNIST (Debian package dataset-fashion-mnist)"; \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1 || \
-	  { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null 2>&1; } || \
-	  echo "note: could not install dataset-fashion-mnist; tests that need it will say so"; \
+	@missing=""; [ -f $(FMNIST)/train-images-idx3-ubyte.gz ] || missing="dataset-fashion-mnist"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	if [ -n "$$missing" ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing Debian packages:$$missing"; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null 2>&1 || \
+	  { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null 2>&1; } || \
+	  echo "note: could not install$$missing; tests that need them will say so"; \
 	fi
 
-# README.md is generated from nbs/index.ipynb (nbdev's own readme command needs Quarto, which is not installable here).
+# README.md is generated from nbs/index.ipynb (nbdev's own readme command needs Quarto, which is not installable here);
+# its results table is computed from results/<profile>/*.json when the notebook runs, so it cannot disagree with them.
 readme: setup
 	@{ echo "<!-- generated from nbs/index.ipynb by \`make readme\`: edit the notebook, not this file -->"; \
-	  $(BIN)/jupyter nbconvert --to markdown --stdout nbs/index.ipynb 2>/dev/null; } > README.md
+	  $(BIN)/jupyter nbconvert --to markdown --execute --no-input --stdout nbs/index.ipynb 2>/dev/null; } > README.md.tmp \
+	  && mv README.md.tmp README.md || { rm -f README.md.tmp; echo "ERROR: executing nbs/index.ipynb failed"; exit 1; }
 
 # The library must be exactly what the notebooks export, and README.md what index.ipynb says.
 check-export: setup
@@ -65,6 +75,27 @@ test: check-export check-clean nbtest pytest
 
 reproduce: setup data
 	$(BIN)/msdsm reproduce --profile smoke
+
+# The concept notebooks are committed with their outputs (seeded, CPU): re-execute them in place after editing
+# (nbdev's runner, so cells flagged `slow` or `gpu` are skipped exactly as in the tests).
+notebooks: setup data
+	@for nb in nbs/[0-9][0-9]_*.ipynb; do $(BIN)/nbdev-clean --clear-all --fname $$nb; done
+	$(BIN)/nbdev-test --save --n-workers 2 --file-re '^[0-9][0-9]_.*\.ipynb$$'
+	@$(BIN)/nbdev-clean && $(BIN)/nbdev-export && echo "ok: notebooks executed in place; commit nbs/"
+
+# JupyterLab on the repository, from .venv (the notebooks' python3 kernel is .venv's Python).
+lab: setup data
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupyter lab --notebook-dir=. --ServerApp.open_browser=False \
+	  $$([ "$$(id -u)" = 0 ] && echo --allow-root)
+
+# Wheels the GPU machine lacks (Python 3.12, manylinux x86_64), to carry there; see benchmarks/gpu_reproduce.sh.
+gpu-kit: setup
+	@mkdir -p $(GPU_KIT)
+	$(BIN)/python -m pip download -q -d $(GPU_KIT) --only-binary=:all: --python-version 3.12 --implementation cp \
+	  --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 \
+	  --platform any --no-deps papermill nbclient nbformat jupyter_client ipykernel torch-fidelity pyyaml fastcore
+	$(BIN)/python benchmarks/gpu_kit.py resolve $(GPU_KIT)
+	@echo "ok: wheels for the GPU machine in $(GPU_KIT)/ ($$(ls $(GPU_KIT) | wc -l) files)"
 
 clean-venv:
 	rm -rf $(VENV)

@@ -170,4 +170,5 @@ def main(argv=None):
         print(f"msdsm {a.cmd}: failed: {e}", file=sys.stderr); raise SystemExit(1)
 
 # %% ../nbs/13_cli.ipynb #1edfcf01
-if __name__ == '__main__': main()
+# `python -m msdsm.cli …` (torchrun uses it); a notebook's kernel is `__main__` too, but must not parse its own argv
+if __name__ == '__main__' and 'ipykernel' not in sys.modules: main()

@@ -27,7 +27,7 @@ STYLE = {
 MDSM_COLOR, DATA_COLOR = 'black', '0.55'
 
 def use_style():
-    "Apply the project's figure style (matplotlib rcParams; seaborn's plots follow them)."
+    "Apply the project's figure style (matplotlib rcParams)."
     mpl.rcParams.update(STYLE)
 
 def sigma_color(sigma: float, lo: float = 0.05, hi: float = 3.0):

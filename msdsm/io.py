@@ -86,10 +86,11 @@ def latest_checkpoint(run_dir):
     raise CheckpointError(f"None of the checkpoints in {Path(run_dir) / 'checkpoints'} could be read.")
 
 def git_commit():
-    "The commit of the checkout msdsm runs from (None outside git)."
-    try: return subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True, timeout=5,
-                               cwd=Path(msdsm.__file__).parent).stdout.strip() or None
-    except Exception: return None
+    "The commit of the checkout msdsm runs from; $MSDSM_COMMIT where the copy has no git (a GPU machine); else None."
+    try: commit = subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True, timeout=5,
+                                 cwd=Path(msdsm.__file__).parent).stdout.strip()
+    except Exception: commit = ''
+    return commit or os.environ.get('MSDSM_COMMIT') or None
 
 # %% ../nbs/06_io.ipynb #8fd70dfe
 def model_kwargs(config: dict) -> dict:

@@ -15,8 +15,8 @@ from .energy import energy_and_grad
 
 # %% auto #0
 __all__ = ['SCHEDULES', 'langevin_update', 'langevin_step', 'paper_schedule', 'linear_schedule', 'short_schedule',
-           'make_schedule', 'fast_energy_grad', 'LangevinResult', 'initial_noise', 'annealed_langevin', 'denoise',
-           'draw_samples', 'mala_transition', 'mala_step', 'inpaint']
+           'make_schedule', 'fast_energy_grad', 'energy_grad_fn', 'LangevinResult', 'initial_noise',
+           'annealed_langevin', 'denoise', 'draw_samples', 'mala_transition', 'mala_step', 'inpaint']
 
 # %% ../nbs/05_langevin.ipynb #cefa3edc
 def _randn_like(x, generator=None):
@@ -97,6 +97,11 @@ def _cached_fast(energy, x):
     if key not in d: d[key] = fast_energy_grad(energy, x)
     return d[key]
 
+def energy_grad_fn(energy, like: torch.Tensor, fast='auto'):
+    "x ↦ (E(x), ∇ₓE(x)) for inputs like `like`: the cached fast path on CUDA (or if fast=True), plain fp32 otherwise."
+    use_fast = fast is True or (fast == 'auto' and like.is_cuda)
+    return _cached_fast(energy, like) if use_fast else partial(energy_and_grad, energy)
+
 # %% ../nbs/05_langevin.ipynb #638e5008
 @dataclass
 class LangevinResult:
@@ -137,8 +142,7 @@ def annealed_langevin(energy, x0: torch.Tensor, temperatures, step_size: float =
     temps = _as_temps(temperatures, x0)
     sqrt_t = temps.sqrt()
     x = x0.detach().clone()
-    use_fast = fast is True or (fast == 'auto' and x.is_cuda)
-    energy_grad = _cached_fast(energy, x) if use_fast else partial(energy_and_grad, energy)
+    energy_grad = energy_grad_fn(energy, x, fast)
     record = _Recorder(temps, x, snapshot_every)
     for k in tqdm(range(len(temps)), disable=not progress, desc=desc, leave=False):
         e, g = energy_grad(x)

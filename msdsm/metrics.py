@@ -15,10 +15,11 @@ from .core import pairwise_sqdist, repo_root, resolve_device
 from .data import load_images, to_float
 
 # %% auto #0
-__all__ = ['CLASSIFIER_DIR', 'INCEPTION_WEIGHTS', 'LABELS', 'MIN_SAMPLES', 'METRIC_NAMES', 'to_uint8_rgb', 'TensorImages',
-           'content_hash', 'FMNISTClassifier', 'classifier_path', 'load_classifier', 'classifier_accuracy',
-           'train_classifier', 'FMNISTFeatures', 'StandInFeatures', 'PixelFeatures', 'InceptionWeightsMissing',
-           'check_range', 'bootstrap_intervals', 'evaluate', 'format_metric', 'nearest_neighbours', 'plot_neighbours']
+__all__ = ['CLASSIFIER_DIR', 'INCEPTION_WEIGHTS', 'LABELS', 'MIN_SAMPLES', 'METRIC_NAMES', 'FMNIST_CLASSES', 'to_uint8_rgb',
+           'TensorImages', 'content_hash', 'FMNISTClassifier', 'classifier_path', 'load_classifier',
+           'classifier_accuracy', 'train_classifier', 'FMNISTFeatures', 'StandInFeatures', 'PixelFeatures',
+           'InceptionWeightsMissing', 'check_range', 'bootstrap_intervals', 'evaluate', 'format_metric',
+           'classifier_summary', 'nearest_neighbours', 'plot_neighbours']
 
 # %% ../nbs/09_metrics.ipynb #81f959d8
 def to_uint8_rgb(x: torch.Tensor) -> torch.Tensor:
@@ -342,6 +343,30 @@ def format_metric(r: dict, k: str) -> str:
     if f'{k}_ci95' in r: txt += f", 95% CI [{scale * r[k + '_ci95'][0]:.4g}, {scale * r[k + '_ci95'][1]:.4g}]"
     return txt + f", n = {r['n_samples']}"
 
+# %% ../nbs/09_metrics.ipynb #79126271
+@torch.no_grad()
+def classifier_summary(samples: torch.Tensor, n_boot: int = 200, seed: int = 0, threshold: float = 0.9,
+                       device='cpu') -> dict:
+    "Share of samples classified with p ≥ `threshold`, and the predicted-class fractions, with 95 % bootstrap CIs."
+    clf = load_classifier(device=device)
+    x = to_float(samples) if samples.dtype == torch.uint8 else check_range(samples)
+    p = torch.cat([clf(x[i:i + 500].to(device)).softmax(1).cpu() for i in range(0, len(x), 500)])
+    conf, cls = p.max(1)
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randint(0, len(x), (n_boot, len(x)), generator=g)
+    boot_conf = (conf[idx] >= threshold).float().mean(1)
+    boot_cls = F.one_hot(cls[idx], 10).float().mean(1)                      # n_boot × 10
+    q = lambda t: [float(v) for v in torch.quantile(t, torch.tensor([0.025, 0.975]), dim=0)]
+    fr = F.one_hot(cls, 10).float().mean(0)
+    lo, hi = torch.quantile(boot_cls, torch.tensor([0.025, 0.975]), dim=0)
+    return dict(n=len(x), threshold=threshold, confident_fraction=(conf >= threshold).float().mean().item(),
+                confident_fraction_ci95=q(boot_conf), class_fractions=fr.tolist(),
+                class_fractions_ci95=[lo.tolist(), hi.tolist()], min_class_fraction=fr.min().item(),
+                classes=FMNIST_CLASSES, n_bootstrap=n_boot)
+
+FMNIST_CLASSES = ['T-shirt/top', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag',
+                  'ankle boot']
+
 # %% ../nbs/09_metrics.ipynb #b7ab5641
 @torch.no_grad()
 def nearest_neighbours(samples: torch.Tensor, train: torch.Tensor, k: int = 5, chunk: int = 8192, device=None):
@@ -363,17 +388,20 @@ def plot_neighbours(samples: torch.Tensor, train: torch.Tensor, k: int = 5, n: i
     "Figure: each row is a sample (left, framed) and its k nearest training images with their L2 distances."
     import matplotlib.pyplot as plt
     d, idx = nearest_neighbours(samples[:n], train, k)
-    fig, axs = plt.subplots(n, k + 1, figsize=(1.1 * (k + 1), 1.15 * n))
+    fig, axs = plt.subplots(n, k + 1, figsize=(1.15 * (k + 1), 1.3 * n), squeeze=False)
     def show(ax, im):
         im = to_float(im) if im.dtype == torch.uint8 else im.float().clamp(0, 1)
         ax.imshow(im.permute(1, 2, 0).squeeze(-1).numpy(), cmap='gray', vmin=0, vmax=1)
     for r in range(n):
-        show(axs[r, 0], samples[r].cpu()); axs[r, 0].set_title('sample' if r == 0 else '', fontsize=7)
+        show(axs[r, 0], samples[r].cpu())
         for c in range(k):
-            show(axs[r, c + 1], train[idx[r, c]]); axs[r, c + 1].set_title(f'{d[r, c]:.2f}', fontsize=6)
-    for ax in axs.flat: ax.set_xticks([]); ax.set_yticks([])
+            show(axs[r, c + 1], train[idx[r, c]])
+            axs[r, c + 1].set_xlabel(f'{d[r, c]:.2f}', fontsize=8, labelpad=1)
+    axs[0, 0].set_title('sample', fontsize=9)
+    for c in range(k): axs[0, c + 1].set_title(f'nearest {c + 1}', fontsize=8)
+    for ax in axs.flat: ax.set_xticks([]); ax.set_yticks([]); ax.grid(False)
     for s in axs[:, 0]:
-        for sp in s.spines.values(): sp.set_color('C3'); sp.set_linewidth(2)
-    fig.suptitle(title or f'samples and their {k} nearest training images (L2 distance)', fontsize=8)
+        for sp in s.spines.values(): sp.set_visible(True); sp.set_color('C3'); sp.set_linewidth(2)
+    fig.suptitle(title or f'samples and their {k} nearest training images (L2 distance below each)', fontsize=9)
     fig.tight_layout()
     return fig

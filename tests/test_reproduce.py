@@ -5,15 +5,50 @@ import nbformat, pytest
 from conftest import run, MSDSM, needs_fmnist, ROOT
 from msdsm.reproduce import list_experiments, reproduce
 
+# parts that cannot run on this project's machines, so these experiments are expected to report 'partial'
+EXPECTED_PARTIAL = {'cifar10_table': 'msdsm row not measured', 'noise_shell': 'CIFAR-10', 'samples': 'no trained model'}
+
+def _finite(x, path='results'):
+    "Every number in a results record is finite (NaN/inf hide failures)."
+    import math
+    if isinstance(x, dict): return all(_finite(v, f'{path}.{k}') for k, v in x.items())
+    if isinstance(x, list): return all(_finite(v, path) for v in x)
+    if isinstance(x, float) and not math.isfinite(x): raise AssertionError(f'{path} = {x}')
+    return True
+
 @needs_fmnist
 @pytest.mark.parametrize('name', list_experiments())
 def test_experiment_runs_at_tiny_size(name, tmp_path):
-    (r,) = reproduce('tiny', only=[name], out_dir=tmp_path, runs_dir=tmp_path / 'runs', verbose=False)
-    assert r.status == 'ok', r.error
-    assert (tmp_path / 'results' / f'{name}.json').exists()
-    assert any(o.startswith('figures/') and o.endswith('.png') for o in r.outputs) and any(o.endswith('.pdf') for o in r.outputs)
+    from PIL import Image
+    (r,) = reproduce('tiny', only=[name], out_dir=tmp_path, verbose=False)
+    want = 'partial' if name in EXPECTED_PARTIAL else 'ok'
+    assert r.status == want, (r.status, r.error, r.reasons)
+    if want == 'partial': assert any(EXPECTED_PARTIAL[name] in reason for reason in r.reasons), r.reasons
+    rec = json.loads((tmp_path / 'results' / 'tiny' / f'{name}.json').read_text())
+    assert rec['profile'] == 'tiny' and rec['headline'] and all(rec['headline'].values()) and _finite(rec)
+    assert set(rec['provenance']) == {'machine', 'torch', 'date', 'commit'}
+    pngs = [tmp_path / o for o in r.outputs if o.endswith('.png')]
+    assert pngs and all(o.startswith(('figures/tiny/', 'results/tiny/')) for o in r.outputs)
+    for p in pngs:
+        with Image.open(p) as im: assert min(im.size) > 100 and im.getextrema() != ((255, 255),) * len(im.getbands()), p
+        assert p.with_suffix('.pdf').stat().st_size > 1000
     nb = nbformat.read(r.notebook, as_version=4)
+    assert r.notebook == tmp_path / 'reports' / 'tiny' / f'{name}.ipynb'
     assert any('injected-parameters' in c.metadata.get('tags', []) for c in nb.cells)
+    outs = [o for c in nb.cells if c.cell_type == 'code' for o in c.get('outputs', [])]
+    assert not [o for o in outs if o.get('output_type') == 'error']
+    assert any('image/png' in o.get('data', {}) for o in outs), 'the executed report shows no figure'
+    ledger = json.loads((tmp_path / 'reports' / 'ledger.json').read_text())
+    assert ledger['tiny'][name]['status'] == want and name in (tmp_path / 'reports' / 'README.md').read_text()
+
+@needs_fmnist
+def test_a_run_never_touches_another_profile(tmp_path):
+    "A tiny (or smoke) run writes only under its own profile's folders: committed paper results stay as they are."
+    for d in ('figures/paper', 'results/paper', 'reports/paper'):
+        (tmp_path / d).mkdir(parents=True); (tmp_path / d / 'keep.txt').write_text('paper result')
+    reproduce('tiny', only=['data_overview'], out_dir=tmp_path, verbose=False)
+    for d in ('figures/paper', 'results/paper', 'reports/paper'):
+        assert [p.name for p in (tmp_path / d).iterdir()] == ['keep.txt'] and (tmp_path / d / 'keep.txt').read_text() == 'paper result'
 
 def test_failing_notebook_names_cell_and_error(tmp_path):
     root = tmp_path / 'repo'

@@ -1,0 +1,44 @@
+"""The carry kit and the GPU reproduction script, at tiny size on the CPU: the script runs experiments with a profile,
+packs them within the GPU machine's return limits, and `gpu_kit.py unpack` puts them in place with the ledger merged."""
+import json, sys, tarfile
+from pathlib import Path
+import pytest
+from conftest import run, needs_fmnist, ROOT, FMNIST_DEBIAN
+
+sys.path.insert(0, str(ROOT / 'benchmarks'))
+import gpu_kit
+
+
+@needs_fmnist
+def test_gpu_reproduce_tiny_packs_within_limits_and_unpacks(tmp_path):
+    out = tmp_path / 'out'
+    run('bash', ROOT / 'benchmarks' / 'gpu_reproduce.sh', 'data_overview', 'cifar10_table', timeout=600,
+        env={'OUT': str(out), 'PROFILE': 'tiny', 'DATA': str(FMNIST_DEBIAN), 'MSDSM_COMMIT': 'abc123', 'PY': sys.executable})
+    files = sorted(out.iterdir())
+    assert 0 < len(files) <= 8 and all(f.is_file() and f.stat().st_size <= 15 * 2 ** 20 for f in files), files
+    packs = [f for f in files if '.tar.gz' in f.name]
+    root = tmp_path / 'repo'
+    (root / 'reports').mkdir(parents=True)
+    (root / 'reports' / 'ledger.json').write_text(json.dumps({'smoke': {'ood': {'status': 'ok', 'seconds': 1}}}))
+    placed = gpu_kit.unpack(packs, root)
+    assert 'results/tiny/data_overview.json' in placed and 'reports/tiny/data_overview.ipynb' in placed
+    ledger = json.loads((root / 'reports' / 'ledger.json').read_text())
+    assert set(ledger) == {'smoke', 'tiny'} and ledger['tiny']['cifar10_table']['status'] == 'partial'
+    assert ledger['tiny']['data_overview']['commit']            # git's here; $MSDSM_COMMIT where the copy has no git
+    assert '## Profile `tiny`' in (root / 'reports' / 'README.md').read_text()
+
+
+def test_kit_resolves_declared_dependencies(tmp_path):
+    "The closure walk: a dependency that is neither in the folder nor on the GPU machine gets fetched, once."
+    import zipfile
+    def wheel(name, requires):
+        with zipfile.ZipFile(tmp_path / f'{name}-1.0-py3-none-any.whl', 'w') as z:
+            z.writestr(f'{name}-1.0.dist-info/METADATA',
+                       'Metadata-Version: 2.1\nName: ' + name + '\n' + ''.join(f'Requires-Dist: {r}\n' for r in requires))
+    wheel('papermill', ['nbclient', 'numpy', 'pywin32; sys_platform == "win32"', 'black; extra == "black"'])
+    fetched = []
+    def fetch(names, folder):
+        fetched.extend(names)
+        for n in names: wheel(n, ['traitlets'] if n == 'nbclient' else [])
+    gpu_kit.resolve(tmp_path, fetch=fetch)
+    assert fetched == ['nbclient', 'traitlets']          # numpy is on the machine; win32 and extras do not apply
