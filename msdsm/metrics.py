@@ -115,61 +115,50 @@ def train_classifier(out_dir=None, epochs: int = 6, batch: int = 128, lr: float 
 # %% ../nbs/09_metrics.ipynb #64102577
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 
-class FMNISTFeatures(FeatureExtractorBase):
-    "torch-fidelity extractor: 'penultimate' (128-d) and 'logits' of the Fashion-MNIST classifier."
-    def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
-        super().__init__(name, features_list)
-        self.net = load_classifier(feature_extractor_weights_path)
-    @staticmethod
-    def get_provided_features_list(): return ('penultimate', 'logits')
-    @staticmethod
-    def get_default_feature_layer_for_metric(metric): return 'logits' if metric == 'isc' else 'penultimate'
+class _Extractor(FeatureExtractorBase):
+    "torch-fidelity plumbing shared by msdsm's extractors: a feature layer for FID/KID/PRC, 'logits' for IS."
+    FEATURE = 'features'
+    def __init__(self, name, features_list, **kwargs): super().__init__(name, features_list)
+    @classmethod
+    def get_provided_features_list(cls): return (cls.FEATURE, 'logits')
+    @classmethod
+    def get_default_feature_layer_for_metric(cls, metric): return 'logits' if metric == 'isc' else cls.FEATURE
     @staticmethod
     def can_be_compiled(): return False
     @staticmethod
     def get_dummy_input_for_compile(): return torch.zeros(1, 3, 32, 32, dtype=torch.uint8)
     def forward(self, x):
+        out = self.outputs(x)
+        return tuple(out[k] for k in self.features_list)
+
+class FMNISTFeatures(_Extractor):
+    "'penultimate' (128-d) and 'logits' of the Fashion-MNIST classifier."
+    FEATURE = 'penultimate'
+    def __init__(self, name, features_list, feature_extractor_weights_path=None, **kwargs):
+        super().__init__(name, features_list)
+        self.net = load_classifier(feature_extractor_weights_path)
+    def outputs(self, x):
         x = x[:, :1].float().div(255)
         if x.shape[-1] != 32: x = F.interpolate(x, size=(32, 32), mode='bilinear', align_corners=False, antialias=True)
         h = self.net.features(x)
-        out = {'penultimate': h, 'logits': self.net.head(h)}
-        return tuple(out[k] for k in self.features_list)
+        return {'penultimate': h, 'logits': self.net.head(h)}
 
-class StandInFeatures(FeatureExtractorBase):
+class StandInFeatures(_Extractor):
     "A fixed random CNN (seeded): for exercising torch-fidelity's code path in tests only."
     def __init__(self, name, features_list, **kwargs):
         super().__init__(name, features_list)
         g = torch.Generator().manual_seed(0)
         self.w1 = nn.Parameter(torch.randn(16, 3, 5, 5, generator=g) * 0.1, requires_grad=False)
         self.w2 = nn.Parameter(torch.randn(10, 16 * 16, generator=g) * 0.1, requires_grad=False)
-    @staticmethod
-    def get_provided_features_list(): return ('features', 'logits')
-    @staticmethod
-    def get_default_feature_layer_for_metric(metric): return 'logits' if metric == 'isc' else 'features'
-    @staticmethod
-    def can_be_compiled(): return False
-    @staticmethod
-    def get_dummy_input_for_compile(): return torch.zeros(1, 3, 32, 32, dtype=torch.uint8)
-    def forward(self, x):
+    def outputs(self, x):
         h = F.adaptive_avg_pool2d(torch.tanh(F.conv2d(x.float() / 255 - 0.5, self.w1)), 4).flatten(1)
-        out = {'features': h, 'logits': h @ self.w2.T * 5}
-        return tuple(out[k] for k in self.features_list)
+        return {'features': h, 'logits': h @ self.w2.T * 5}
 
-class PixelFeatures(FeatureExtractorBase):
+class PixelFeatures(_Extractor):
     "Tests only: 'features' = the first 4 pixels of row 0 (in [0, 1]); 'logits' = 50 × one-hot(pixel (1, 0) mod 10)."
-    def __init__(self, name, features_list, **kwargs): super().__init__(name, features_list)
-    @staticmethod
-    def get_provided_features_list(): return ('features', 'logits')
-    @staticmethod
-    def get_default_feature_layer_for_metric(metric): return 'logits' if metric == 'isc' else 'features'
-    @staticmethod
-    def can_be_compiled(): return False
-    @staticmethod
-    def get_dummy_input_for_compile(): return torch.zeros(1, 3, 32, 32, dtype=torch.uint8)
-    def forward(self, x):
-        out = {'features': x[:, 0, 0, :4].double() / 255,
-               'logits': 50.0 * F.one_hot(x[:, 0, 1, 0].long() % 10, 10).double()}
-        return tuple(out[k] for k in self.features_list)
+    def outputs(self, x):
+        return {'features': x[:, 0, 0, :4].double() / 255,
+                'logits': 50.0 * F.one_hot(x[:, 0, 1, 0].long() % 10, 10).double()}
 
 def _register():
     from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor

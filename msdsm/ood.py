@@ -44,8 +44,10 @@ def ood_features(energy, x: torch.Tensor, sigmas=MSMA_SIGMAS, draws: int = 1, ba
     return out
 
 def feature_matrix(feats: dict, keys) -> torch.Tensor:
-    "Stack features into N×F; score norms enter as logs (they span orders of magnitude)."
-    return torch.stack([feats[k].double().log() if k.startswith('score@') else feats[k].double() for k in keys], 1)
+    "Stack features into N×F: log of score norms, sign·log(1+|E|) of energies (both span orders of magnitude)."
+    symlog = lambda v: v.sign() * v.abs().log1p()
+    cols = [feats[k].double().log() if k.startswith('score@') else symlog(feats[k].double()) for k in keys]
+    return torch.stack(cols, 1)
 
 # %% ../nbs/10_ood.ipynb #ef3c09c4
 class GaussianMixture:

@@ -54,12 +54,21 @@ def machine() -> str:
     except (OSError, StopIteration): model = platform.processor() or platform.machine()
     return f"{model} ({os.cpu_count()} cores)"
 
+def _code_changed() -> bool:
+    "Does the code (library, notebooks, profiles) differ from the commit? Then numbers are not that commit's."
+    import subprocess
+    try: return subprocess.run(['git', 'diff', '--quiet', 'HEAD', '--', 'msdsm', 'nbs', 'profiles'],
+                               cwd=project_root(), capture_output=True, timeout=10).returncode == 1
+    except Exception: return False
+
 def provenance() -> dict:
-    "Where and when numbers were made: machine, torch, date (UTC), git commit."
+    "Where and when numbers were made: machine, torch, date (UTC), git commit (+changes when the code differs)."
     import torch
     from msdsm.io import git_commit
+    commit = (git_commit() or '')[:10]
     return dict(machine=machine(), torch=str(torch.__version__),
-                date=datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'), commit=(git_commit() or '')[:10])
+                date=datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
+                commit=commit + ('+changes' if commit and _code_changed() else ''))
 
 @dataclass
 class Outputs:
