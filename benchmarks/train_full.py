@@ -35,7 +35,7 @@ def main(argv=None):
     from msdsm.train import Trainer, TrainingInterrupted, make_config, plot_run
     run, out = Path(a.run), Path(a.out); out.mkdir(parents=True, exist_ok=True)
     images, _ = load_images('fashion_mnist', 'train', root=a.data_dir, download=False)
-    milestones = tuple(m // 250 for m in MILESTONES) if a.tiny else MILESTONES
+    milestones = tuple(m // 625 for m in MILESTONES) if a.tiny else MILESTONES
     if list_checkpoints(run):
         t = Trainer.resume(run, images=images)
     else:
@@ -78,7 +78,7 @@ def pack(t, run: Path, out: Path, summary: dict, save_energy, plot_run):
                           torch=summary['torch'], commit=os.environ.get('MSDSM_COMMIT')))
     (run / 'summary.json').write_text(json.dumps(summary, indent=2))
     try: plot_run(run, run / 'curves.png')
-    except ValueError: pass
+    except (ValueError, FileNotFoundError): pass          # no log line yet
     with tarfile.open(out / 'run.tar.gz', 'w:gz') as tar:
         for name in ('log.jsonl', 'config.yaml', 'curves.png', 'summary.json', 'samples'):
             if (run / name).exists(): tar.add(run / name, arcname=name)

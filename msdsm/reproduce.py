@@ -180,10 +180,13 @@ def update_ledger(results: list, out_dir) -> Path:
     "Record these runs in reports/ledger.json and regenerate reports/README.md; returns the README's path."
     out_dir = Path(out_dir); f = out_dir / 'reports' / 'ledger.json'
     ledger = json.loads(f.read_text()) if f.exists() else {}
+    def where(nb):                   # relative to the output folder when the executed notebook is inside it
+        try: return str(Path(nb).resolve().relative_to(out_dir.resolve()))
+        except ValueError: return str(nb)
     for r in results:
         ledger.setdefault(r.profile, {})[r.name] = dict(
             status=r.status, reasons=r.reasons, error=r.error, seconds=round(r.seconds, 1), headline=r.headline,
-            notebook=str(Path(r.notebook).relative_to(out_dir)) if r.notebook else None, **r.provenance)
+            notebook=where(r.notebook) if r.notebook else None, **r.provenance)
     f.parent.mkdir(parents=True, exist_ok=True); f.write_text(json.dumps(ledger, indent=2))
     (readme := out_dir / 'reports' / 'README.md').write_text(ledger_markdown(ledger))
     return readme
@@ -206,7 +209,8 @@ def ledger_markdown(ledger: dict) -> str:
             status = e['status'] + (': ' + '; '.join(e['reasons']) if e.get('reasons') else '') + \
                      (': ' + e['error'][:200] if e.get('error') else '')
             head = '; '.join(f"{k}: {v}" for k, v in (e.get('headline') or {}).items()) or '–'
-            link = f"[{name}]({Path(e['notebook']).relative_to('reports')})" if e.get('notebook') else name
+            nb = e.get('notebook') or ''
+            link = f"[{name}]({nb[len('reports/'):]})" if nb.startswith('reports/') else name
             lines.append(f"| {link} | {_cell(status)} | {_cell(e.get('machine', ''))} | {e.get('torch', '')} | "
                          f"{e.get('date', '')} | {e.get('commit', '')} | {e['seconds']:.0f} s | {_cell(head)} |")
         lines.append("")

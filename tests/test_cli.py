@@ -67,8 +67,8 @@ def test_evaluate_command(tmp_path):
     from msdsm.metrics import load_classifier
     from msdsm.io import load_samples
     with torch.no_grad(): logits = load_classifier()(load_samples(samples)[:200].float() / 255).double()
-    p = logits.softmax(1)
-    by_hand = torch.stack([torch.exp((c * (c.log() - c.mean(0, keepdim=True).log())).sum(1).mean()) for c in p.split(20)])
+    probs = logits.softmax(1)
+    by_hand = torch.stack([torch.exp((c * (c.log() - c.mean(0, keepdim=True).log())).sum(1).mean()) for c in probs.split(20)])
     assert abs(r['isc'] - by_hand.mean().item()) < 1e-4 * by_hand.mean().item(), (r['isc'], by_hand.mean().item())
     assert 'FID (Fashion-MNIST classifier features)' in p.stdout
     folder = tmp_path / 'pngs'; folder.mkdir()

@@ -11,6 +11,7 @@ SHOTS = ROOT / 'runs' / 'lab'
 VENV_PYTHON = Path(sys.executable)
 CONCEPT = 'nbs/04_dsm.ipynb'
 REPORT = 'reports/smoke/samples.ipynb'
+PANEL = '.jp-NotebookPanel:not(.lm-mod-hidden)'       # the notebook on screen (another may be open behind it)
 
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None, reason='NO BROWSER: Debian chromium is not installed and this run could not install it '
@@ -27,14 +28,15 @@ def lab(tmp_path_factory):
     port, token = _free_port(), secrets.token_hex(16)
     settings = tmp_path_factory.mktemp('lab-settings')           # no autosave: the test must not rewrite nbs/
     for plugin, value in (('docmanager-extension/plugin', {'autosave': False}),
-                          ('apputils-extension/notification', {'fetchNews': 'false'})):
+                          ('apputils-extension/notification', {'fetchNews': 'false'}),
+                          ('notebook-extension/tracker', {'windowingMode': 'none'})):   # render every cell
         f = settings / '@jupyterlab' / f'{plugin}.jupyterlab-settings'
         f.parent.mkdir(parents=True, exist_ok=True); f.write_text(json.dumps(value))
     env = {**os.environ, 'PATH': f"{VENV_PYTHON.parent}:{os.environ['PATH']}", 'MSDSM_OFFLINE': '1'}
     p = subprocess.Popen([str(VENV_PYTHON.parent / 'jupyter'), 'lab', '--no-browser', f'--port={port}',
                           f'--ServerApp.token={token}', f'--ServerApp.root_dir={ROOT}', '--ServerApp.ip=127.0.0.1',
                           '--LabApp.news_url=', '--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate',
-                          f'--LabApp.user_settings_dir={settings}']
+                          f'--LabApp.user_settings_dir={settings}', f'--LabApp.workspaces_dir={settings}']
                          + (['--allow-root'] if os.geteuid() == 0 else []),
                          env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f'http://127.0.0.1:{port}'
@@ -79,18 +81,18 @@ def test_concept_notebook_runs_through_the_ui(lab, page):
     page.locator('.lm-MenuBar-itemLabel', has_text='Run').first.click()              # the menu, as a reader does
     page.locator('.lm-Menu-itemLabel', has_text='Run All Cells').first.click()
     page.wait_for_function(f"""() => {{
-        const p = [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(e => e.textContent);
+        const p = [...document.querySelectorAll('{PANEL} .jp-CodeCell .jp-InputPrompt')].map(e => e.textContent);
         return p.length === {n_code} && p.every(t => /\\[\\d+\\]/.test(t));
     }}""", timeout=600_000)
     page.wait_for_function("() => document.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status === 'idle'",
                            timeout=120_000)
     seconds = time.time() - t0
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.locator('.jp-OutputArea-output img').first.scroll_into_view_if_needed()
+    page.locator(f'{PANEL} .jp-OutputArea-output img').first.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / 'concept-notebook.png'), full_page=False)
-    outputs = page.locator('.jp-OutputArea-output').all_inner_texts()
+    outputs = page.locator(f'{PANEL} .jp-OutputArea-output').all_inner_texts()
     assert not [t for t in outputs if 'Traceback' in t or 'Error:' in t], [t[:300] for t in outputs if 'Traceback' in t]
-    imgs = page.locator('.jp-OutputArea-output img')
+    imgs = page.locator(f'{PANEL} .jp-OutputArea-output img')
     assert imgs.count() >= 1 and imgs.first.evaluate('e => e.naturalWidth') > 100, 'no rendered figure'
     # the kernel that ran it is the project's environment
     sessions = [s for s in _api(lab, '/api/sessions') if s['path'].endswith(CONCEPT.split('/')[-1])]
@@ -106,9 +108,10 @@ def test_executed_report_shows_its_figures(lab, page):
     nb = json.loads(path.read_text())
     n_images = sum('image/png' in o.get('data', {}) for c in nb['cells'] for o in c.get('outputs', []))
     page.goto(f'{url}/lab/tree/{REPORT}?token={token}')
-    page.wait_for_selector('.jp-OutputArea-output img', timeout=60_000)
-    page.wait_for_function(f"() => [...document.querySelectorAll('.jp-OutputArea-output img')]"
+    page.wait_for_selector(f'{PANEL} .jp-OutputArea-output img', state='attached', timeout=60_000)
+    page.wait_for_function(f"() => [...document.querySelectorAll('{PANEL} .jp-OutputArea-output img')]"
                            f".filter(i => i.complete && i.naturalWidth > 0).length >= {n_images}", timeout=60_000)
-    assert page.locator('.jp-OutputArea-output img').count() == n_images > 0
+    assert page.locator(f'{PANEL} .jp-OutputArea-output img').count() == n_images > 0
     SHOTS.mkdir(parents=True, exist_ok=True)
+    page.locator(f'{PANEL} .jp-OutputArea-output img').first.scroll_into_view_if_needed()
     page.screenshot(path=str(SHOTS / 'report-notebook.png'), full_page=False)
