@@ -33,7 +33,8 @@ def ood_features(energy, x: torch.Tensor, sigmas=MSMA_SIGMAS, draws: int = 1, ba
     for i in range(0, len(x), batch):
         xb = x[i:i + batch]
         eg = energy_grad_fn(energy, xb.to(dev), fast)
-        out['energy'][i:i + len(xb)] = eg(xb.to(dev))[0].double().cpu(); bar.update(len(xb))
+        with torch.no_grad(): out['energy'][i:i + len(xb)] = energy(xb.to(dev)).double().cpu()
+        bar.update(len(xb))
         for s in sigmas:
             for _ in range(draws):
                 e, grad = eg((xb + s * torch.randn(xb.shape, generator=g)).to(dev))

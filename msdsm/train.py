@@ -564,10 +564,11 @@ def fit(self: Trainer, overwrite: bool = False):
             if self.step % cfg.ckpt_every == 0: self.save_checkpoint()
             if cfg.sample_every and self.step % cfg.sample_every == 0: self.sample_grid()
             signum = stop.signum
-            if self.world > 1:
+            if self.world > 1 and self.step % cfg.log_every == 0:      # ranks agree at log steps (one sync there)
                 import torch.distributed as dist
                 flag = torch.tensor([signum or 0], device=self.device); dist.all_reduce(flag, dist.ReduceOp.MAX)
                 signum = int(flag) or None
+            elif self.world > 1: signum = None
             if signum:
                 bar.close(); path = self.save_checkpoint()
                 print(f"\n{signal.Signals(signum).name}: stopped after step {self.step}; checkpoint {path}. "
