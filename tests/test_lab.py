@@ -26,6 +26,9 @@ def _free_port():
 def lab(tmp_path_factory):
     "A JupyterLab server on the repository, started as `make lab` does, with a token; stopped afterwards."
     port, token = _free_port(), secrets.token_hex(16)
+    # The server's (and its kernels') log goes to a file: an unread pipe fills up and blocks the server mid-run.
+    log_path = tmp_path_factory.mktemp('lab-log') / 'jupyter.log'
+    log = open(log_path, 'wb')
     settings = tmp_path_factory.mktemp('lab-settings')           # no autosave: the test must not rewrite nbs/
     for plugin, value in (('docmanager-extension/plugin', {'autosave': False}),
                           ('apputils-extension/notification', {'fetchNews': 'false'}),
@@ -38,7 +41,7 @@ def lab(tmp_path_factory):
                           '--LabApp.news_url=', '--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate',
                           f'--LabApp.user_settings_dir={settings}', f'--LabApp.workspaces_dir={settings}']
                          + (['--allow-root'] if os.geteuid() == 0 else []),
-                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                         env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f'http://127.0.0.1:{port}'
     up = False
     for _ in range(120):
@@ -46,9 +49,10 @@ def lab(tmp_path_factory):
         try: urllib.request.urlopen(f'{url}/api/status?token={token}', timeout=1); up = True; break
         except OSError: time.sleep(0.5)
     if not up:
-        p.kill(); pytest.fail(f'JupyterLab did not start: {p.stderr.read().decode()[-2000:]}')
-    yield url, token
-    p.terminate(); p.wait(timeout=30)
+        p.kill(); pytest.fail(f'JupyterLab did not start: {log_path.read_text(errors="replace")[-2000:]}')
+    yield url, token, log_path
+    p.terminate(); p.wait(timeout=30); log.close()
+    print(f'JupyterLab log ({log_path.stat().st_size} bytes): {log_path}')
 
 
 @pytest.fixture(scope='module')
@@ -59,31 +63,71 @@ def page():
             '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
             '--disable-component-update', '--disable-sync'])
         pg = browser.new_page(viewport={'width': 1400, 'height': 1000})
+        pg.console = []                                      # the page's console, for a failure report
+        pg.on('console', lambda m: pg.console.append(f'{m.type}: {m.text}'))
         yield pg
         browser.close()
 
 
 def _api(lab, path):
-    url, token = lab
+    url, token, _ = lab
     return json.loads(urllib.request.urlopen(f'{url}{path}?token={token}', timeout=10).read())
+
+
+def _wait_for_settled_kernel(lab, page, path, timeout=120, settle=3.0):
+    """Wait until the notebook's session has one kernel, idle and unchanged for `settle` seconds, and the page shows it
+    idle. On a first start JupyterLab may start a kernel and replace it a moment later (seen in CI: the cells of a Run
+    All clicked in between went to the replaced kernel and never ran); a reader's click comes later than that."""
+    t0, last, since = time.time(), None, time.time()
+    while time.time() - t0 < timeout:
+        ks = [s['kernel'] for s in _api(lab, '/api/sessions') if s['path'].endswith(path.split('/')[-1])]
+        now = (ks[0]['id'], ks[0]['execution_state']) if len(ks) == 1 else None
+        if now != last: last, since = now, time.time()
+        ui_idle = page.evaluate(
+            "() => document.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status === 'idle'")
+        if now and now[1] == 'idle' and ui_idle and time.time() - since >= settle: return now[0]
+        time.sleep(0.25)
+    pytest.fail(f'the kernel of {path} did not settle idle within {timeout} s: sessions {_api(lab, "/api/sessions")}')
+
+
+def _wait_until_run(page, n_code, timeout, log):
+    """Wait until every code cell shows an execution count; fail at once, with the traceback, when a cell raises
+    (Run All stops there, so waiting longer would only time out)."""
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        state = page.evaluate(f"""() => {{
+            const p = [...document.querySelectorAll('{PANEL} .jp-CodeCell .jp-InputPrompt')].map(e => e.textContent);
+            const err = [...document.querySelectorAll('{PANEL} .jp-OutputArea-output')]
+                .map(e => e.innerText).filter(t => t.includes('Traceback') || /\\w+Error:/.test(t));
+            return {{done: p.length === {n_code} && p.every(t => /\\[\\d+\\]/.test(t)), err, prompts: p}};
+        }}""")
+        if state['err'] or state['done']: break
+        time.sleep(1)
+    else:
+        state['timeout'] = True
+    if state['err'] or not state['done']:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / 'concept-notebook-failed.png'), full_page=False)
+        why = f'timed out after {timeout} s' if 'timeout' in state else 'a cell raised'
+        pytest.fail(f"the notebook did not run through in JupyterLab ({why});"
+                    f" prompts {state['prompts']}; errors: {[t[-1500:] for t in state['err']]}; screenshot "
+                    f"{SHOTS / 'concept-notebook-failed.png'}; the browser console ends:\n"
+                    + '\n'.join(page.console[-30:]) + "\nthe server's log ends:\n"
+                    f"{log.read_text(errors='replace')[-3000:]}")
 
 
 @needs_fmnist
 def test_concept_notebook_runs_through_the_ui(lab, page):
-    url, token = lab
+    url, token, _ = lab
     nb = json.loads((ROOT / CONCEPT).read_text())
     n_code = sum(c['cell_type'] == 'code' for c in nb['cells'])
     page.goto(f'{url}/lab/tree/{CONCEPT}?token={token}')
     page.wait_for_selector('.jp-Notebook .jp-Cell', timeout=60_000)
-    page.wait_for_function("() => document.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status === 'idle'",
-                           timeout=120_000)
+    _wait_for_settled_kernel(lab, page, CONCEPT)
     t0 = time.time()
     page.locator('.lm-MenuBar-itemLabel', has_text='Run').first.click()              # the menu, as a reader does
     page.locator('.lm-Menu-itemLabel', has_text='Run All Cells').first.click()
-    page.wait_for_function(f"""() => {{
-        const p = [...document.querySelectorAll('{PANEL} .jp-CodeCell .jp-InputPrompt')].map(e => e.textContent);
-        return p.length === {n_code} && p.every(t => /\\[\\d+\\]/.test(t));
-    }}""", timeout=600_000)
+    _wait_until_run(page, n_code, timeout=600, log=lab[2])
     page.wait_for_function("() => document.querySelector('.jp-Notebook-ExecutionIndicator')?.dataset.status === 'idle'",
                            timeout=120_000)
     seconds = time.time() - t0
@@ -102,7 +146,7 @@ def test_concept_notebook_runs_through_the_ui(lab, page):
 
 
 def test_executed_report_shows_its_figures(lab, page):
-    url, token = lab
+    url, token, _ = lab
     path = ROOT / REPORT
     if not path.exists(): pytest.fail(f'{REPORT} is not committed: run `make reproduce`')
     nb = json.loads(path.read_text())
