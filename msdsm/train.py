@@ -590,17 +590,23 @@ def read_log(run_dir) -> list:
         except json.JSONDecodeError: warnings.warn(f"{f}, line {i + 1}: skipping a truncated record ({l[:60]!r})")
     return [r for r in recs if 'step' in r and 'loss' in r]
 
-def plot_run(run_dir, out=None):
-    "Loss and energy curves of a run; saved to `out` (default RUN_DIR/curves.png)."
+def plot_run(run_dir, out=None, title=None):
+    "Loss and energy curves of a run in the project's figure style; saved to `out` (default RUN_DIR/curves.png)."
     import matplotlib.pyplot as plt
+    from msdsm.figures import STYLE, check_figure
     log = read_log(run_dir)
     if not log: raise ValueError(f"{Path(run_dir) / 'log.jsonl'} has no training records yet")
-    st = [r['step'] for r in log]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
-    a.plot(st, [r['loss'] for r in log]); a.set_yscale('log'); a.set_xlabel('step')
-    a.set_ylabel('MDSM loss (reference units)')
-    b.plot(st, [r['e_data'] for r in log], label='data'); b.plot(st, [r['e_noise'] for r in log], label='uniform noise')
-    b.set_xlabel('step'); b.set_ylabel('mean energy (EMA model)'); b.legend()
-    fig.suptitle(str(run_dir), fontsize=9); fig.tight_layout()
-    out = Path(out or Path(run_dir) / 'curves.png'); fig.savefig(out, dpi=120); plt.close(fig)
+    st, loss = [r['step'] for r in log], [r['loss'] for r in log]
+    mk = 'o' if len(log) < 20 else None                  # a short run's few records stay visible as points
+    with plt.rc_context(STYLE):
+        fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
+        a.plot(st, loss, marker=mk)
+        if max(loss) > 10 * min(loss): a.set_yscale('log')      # log only when the loss spans a decade
+        a.set_xlabel('step'); a.set_ylabel('MDSM loss (reference units)')
+        b.plot(st, [r['e_data'] for r in log], marker=mk, label='data')
+        b.plot(st, [r['e_noise'] for r in log], marker=mk, label='uniform noise')
+        b.set_xlabel('step'); b.set_ylabel('mean energy (EMA model)'); b.legend()
+        fig.suptitle(title or str(run_dir)); fig.tight_layout(); check_figure(fig, 'training curves')
+        out = Path(out or Path(run_dir) / 'curves.png'); fig.savefig(out); plt.close(fig)
     return out
+
