@@ -28,7 +28,7 @@ case "${1:-}" in
     part 200 profile $PY benchmarks/profile_step.py --device "$DEVICE" "${PROF[@]}" --json "$OUT/profile.json" \
       --run-dir /tmp/msdsm-profile
     part 330 levers $PY benchmarks/levers.py --device "$DEVICE" "${LEV[@]}" --json "$OUT/levers.json" \
-      --only default stem_unfold stem_nchw stem_fp32 no_channels_last cudnn_benchmark ;;
+      --only default stem_unfold stem_pad8 stem_nchw stem_fp32 no_channels_last cudnn_benchmark ;;
   autotune)
     part 330 levers-autotune $PY benchmarks/levers.py --device "$DEVICE" "${LEV[@]}" \
       --json "$OUT/levers-autotune.json" --only default max_autotune --budget 300

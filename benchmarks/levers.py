@@ -8,6 +8,7 @@ compilation or crashes costs only its own budget), and each is checked against f
 
     default            msdsm's CUDA defaults (bf16, channels_last, whole loss compiled with CUDA graphs, fused Adam)
     stem_unfold        the stem convolution as im2col + one matmul (same weights): no 1-channel convolution kernels
+    stem_pad8          the stem on the input and its weight zero-padded to 8 channels (the same function and weights)
     stem_nchw          the stem in NCHW (its 1-channel input and gradients), the rest channels_last
     stem_fp32          the stem outside bf16 autocast
     no_channels_last   the whole network in NCHW
@@ -34,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 VARIANTS = {                                        # in the order a short GPU window should try them
     'default': dict(),
     'stem_unfold': dict(stem='unfold'),
+    'stem_pad8': dict(stem='pad8'),
     'stem_nchw': dict(stem='nchw'),
     'stem_fp32': dict(stem='fp32'),
     'no_channels_last': dict(overrides=dict(channels_last=False)),
@@ -57,6 +59,10 @@ class Stem(torch.nn.Module):
             cols = F.unfold(x.contiguous(), self.weight.shape[-2:], padding=self.padding)
             out = (self.weight.flatten(1) @ cols).view(B, -1, H, W) + self.bias.view(1, -1, 1, 1)
             return to_cl(out)
+        if self.how == 'pad8':                          # zero channels on both sides: tensor-core friendly C = 8
+            pad = 8 - x.shape[1]
+            return F.conv2d(to_cl(F.pad(x, (0, 0, 0, 0, 0, pad))), F.pad(self.weight, (0, 0, 0, 0, 0, pad)),
+                            self.bias, padding=self.padding)
         if self.how == 'nchw':
             return to_cl(F.conv2d(x.contiguous(), self.weight, self.bias, padding=self.padding))
         if self.how == 'fp32':

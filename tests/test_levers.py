@@ -12,7 +12,7 @@ import levers
 def test_stem_variants_are_the_same_function():
     conv = torch.nn.Conv2d(1, 8, 3, padding=1)
     x = torch.rand(4, 1, 32, 32, dtype=torch.float64, requires_grad=True); conv = conv.double()
-    for how in ('unfold', 'nchw', 'fp32'):
+    for how in ('unfold', 'pad8', 'nchw', 'fp32'):
         s = levers.Stem(conv, how)
         assert dict(s.named_parameters()).keys() == {'weight', 'bias'}        # state dicts unchanged
         y, y0 = s(x), conv(x)
@@ -51,4 +51,4 @@ def test_gpu_speed_script_tiny(tmp_path):
     assert '== profile exit 0' in p.stdout and '== levers exit 0' in p.stdout, p.stdout[-2000:]
     assert {'profile.json', 'levers.json', 'profile.log', 'levers.log'} <= {f.name for f in out.iterdir()}
     r = json.loads((out / 'levers.json').read_text())
-    assert len(r['variants']) == 6 and all(v['status'] == 'ok' and v['check']['passed'] for v in r['variants'])
+    assert len(r['variants']) == 7 and all(v['status'] == 'ok' and v['check']['passed'] for v in r['variants'])
