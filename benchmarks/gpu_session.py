@@ -3,7 +3,7 @@ sample from it with the paper schedule, then run `msdsm bench` cases while time 
 
 Every phase writes into $OUT as it goes, so a phase cut short still leaves what came before. Run (GPU machine):
 
-    PYTHONPATH=. python benchmarks/gpu_session.py --out $OUT --data-dir .carry/data --budget 540
+    benchmarks/gpu_python.sh benchmarks/gpu_session.py --out $OUT --data-dir .carry/data --budget 540
 
 and at tiny size on a CPU (what the test of this script does):
 
@@ -76,7 +76,7 @@ def main():
         save_energy(tr.ema, out / 'model', dtype=torch.float16, max_shard_mb=15.5,
                     meta=dict(recipe='fmnist-paper', iterations=iters, card=info['device'], torch=info['torch'],
                               train_seconds=train_s, compile_mode=mode_used, ema_decay=cfg.ema_decay,
-                              command='PYTHONPATH=. python benchmarks/gpu_session.py --out $OUT --data-dir .carry/data'))
+                              command='benchmarks/gpu_python.sh benchmarks/gpu_session.py --out $OUT --data-dir .carry/data'))
         from msdsm.train import read_log, plot_run
         lg = read_log(work / 'fmnist')
         plot_run(work / 'fmnist', work / 'curves.png')

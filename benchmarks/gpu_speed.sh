@@ -4,8 +4,8 @@
 #   OUT=$OUT benchmarks/gpu_speed.sh profile   # kernel breakdown (bs 128, 256) + the levers except max-autotune
 #   OUT=$OUT benchmarks/gpu_speed.sh autotune  # max-autotune against the default, then `msdsm bench` (train cases)
 #
-# Needs only torch (the GPU machine's) and fastcore (from the carried .gpu-kit, `make gpu-kit`). Every part writes
-# its JSON and log under $OUT as it goes, so a part that is killed leaves what it measured.
+# Needs only torch (the GPU machine's) and fastcore + pyyaml (from the carried .gpu-kit, `make gpu-kit`). Every part
+# writes its JSON and log under $OUT as it goes, so a part that is killed leaves what it measured.
 # TINY=1 DEVICE=cpu runs the same parts at toy size (tests/test_levers.py does, to check this script on a CPU).
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -13,26 +13,21 @@ OUT=${OUT:-gpu-out}; KIT=${KIT:-.gpu-kit}; PY=${PY:-python3}; DEVICE=${DEVICE:-c
 if [ -n "${TINY:-}" ]; then PROF=(--width 8 --batch 8 --steps 2); LEV=(--width 8 --batch 8 --repeat 2); BENCH=(--quick)
 else PROF=(--batch 128 256); LEV=(); BENCH=(); fi
 mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
-if ! $PY -c "import fastcore, yaml" 2>/dev/null; then
-  [ -d "$KIT" ] || { echo "fastcore/pyyaml missing and no $KIT/: run 'make gpu-kit' and carry $KIT" >&2; exit 2; }
-  $PY -m venv --system-site-packages /tmp/msdsm-speed && PY=/tmp/msdsm-speed/bin/python
-  $PY -m pip install -q --no-index --find-links "$KIT" fastcore pyyaml \
-    || { echo "installing from $KIT failed" >&2; exit 2; }
-fi
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" MSDSM_OFFLINE=1 PYTHONUNBUFFERED=1
+# msdsm needs fastcore and pyyaml beyond the machine's torch: gpu_python.sh installs them from the kit once
+RUN=(env KIT="$KIT" PY="$PY" benchmarks/gpu_python.sh)
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$OUT/gpu.txt" 2>&1
 part() { local limit=$1 name=$2; shift 2; echo "== $name (limit ${limit}s): $*"
   timeout --signal=TERM "$limit" "$@" 2>&1 | tee "$OUT/$name.log"; echo "== $name exit ${PIPESTATUS[0]}"; }
 case "${1:-}" in
   profile)
-    part 200 profile $PY benchmarks/profile_step.py --device "$DEVICE" "${PROF[@]}" --json "$OUT/profile.json" \
+    part 200 profile "${RUN[@]}" benchmarks/profile_step.py --device "$DEVICE" "${PROF[@]}" --json "$OUT/profile.json" \
       --run-dir /tmp/msdsm-profile
-    part 330 levers $PY benchmarks/levers.py --device "$DEVICE" "${LEV[@]}" --json "$OUT/levers.json" \
+    part 330 levers "${RUN[@]}" benchmarks/levers.py --device "$DEVICE" "${LEV[@]}" --json "$OUT/levers.json" \
       --only default stem_unfold stem_pad8 stem_nchw stem_fp32 no_channels_last cudnn_benchmark ;;
   autotune)
-    part 330 levers-autotune $PY benchmarks/levers.py --device "$DEVICE" "${LEV[@]}" \
+    part 330 levers-autotune "${RUN[@]}" benchmarks/levers.py --device "$DEVICE" "${LEV[@]}" \
       --json "$OUT/levers-autotune.json" --only default max_autotune --budget 300
-    part 200 bench $PY -m msdsm.cli bench --device "$DEVICE" "${BENCH[@]}" --only train \
+    part 200 bench "${RUN[@]}" -m msdsm.cli bench --device "$DEVICE" "${BENCH[@]}" --only train \
       --json "$OUT/bench_train.json" ;;
   *) echo "usage: $0 profile|autotune" >&2; exit 2 ;;
 esac

@@ -17,7 +17,7 @@ compilation or crashes costs only its own budget), and each is checked against f
 
 Run on a GPU (one H100/H200), after `benchmarks/profile_step.py`:
 
-    PYTHONPATH=. python benchmarks/levers.py --device cuda --json $OUT/levers.json [--langevin-batch 1024]
+    benchmarks/gpu_python.sh benchmarks/levers.py --device cuda --json $OUT/levers.json [--langevin-batch 1024]
 
 or both, inside one GPU window, with `benchmarks/gpu_speed.sh` (two commands).
 

@@ -11,7 +11,7 @@ with the log, the resolved config, the loss curves, the milestone samples and a 
 
 GPU machine (H100/H200; Fashion-MNIST carried in .carry/data):
 
-    MSDSM_COMMIT=<commit> PYTHONPATH=. python benchmarks/train_full.py --run /tmp/msdsm-full --out $OUT \\
+    MSDSM_COMMIT=<commit> benchmarks/gpu_python.sh benchmarks/train_full.py --run /tmp/msdsm-full --out $OUT \\
         --data-dir .carry/data --budget 520
 
 CPU, tiny (what `tests/test_train_full.py` does): `python benchmarks/train_full.py --tiny --run R --out O --budget 60`

@@ -1,0 +1,20 @@
+"""benchmarks/gpu_python.sh, the Python every GPU script runs under on the bare GPU machine: msdsm importable with
+fastcore and pyyaml, and a clear refusal when they are missing and no kit was carried."""
+import sys
+from conftest import run, ROOT
+
+SCRIPT = ROOT / 'benchmarks' / 'gpu_python.sh'
+
+
+def test_runs_python_with_msdsm_importable(tmp_path):
+    p = run('bash', SCRIPT, '-c', 'import msdsm.train, os; print("ok", os.environ["MSDSM_OFFLINE"])',
+            env=dict(PY=sys.executable), cwd=tmp_path)
+    assert p.stdout.strip() == 'ok 1', p.stdout
+
+
+def test_missing_packages_without_a_kit_is_refused(tmp_path):
+    fake = tmp_path / 'python'                      # a Python that lacks fastcore (its import check fails)
+    fake.write_text('#!/bin/sh\nexit 1\n'); fake.chmod(0o755)
+    p = run('bash', SCRIPT, '-c', 'print(1)', check=False,
+            env=dict(PY=str(fake), KIT=str(tmp_path / 'no-kit'), VENV=str(tmp_path / 'no-venv')))
+    assert p.returncode == 2 and "run 'make gpu-kit' here and carry" in p.stderr, (p.returncode, p.stderr)
