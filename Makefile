@@ -16,7 +16,7 @@ FMNIST := /usr/share/datasets/fashion-mnist
 APT_PACKAGES := dataset-fashion-mnist chromium
 GPU_KIT := .gpu-kit
 
-.PHONY: setup data test reproduce check-export check-clean nbtest pytest readme notebooks lab gpu-kit clean-venv
+.PHONY: setup data test reproduce check-export check-clean nbtest pytest readme notebooks lab gpu-kit gpu-carry clean-venv
 
 setup: $(STAMP)
 
@@ -96,6 +96,13 @@ gpu-kit: setup
 	  --platform any --no-deps papermill nbclient nbformat jupyter_client ipykernel torch-fidelity pyyaml fastcore
 	$(BIN)/python benchmarks/gpu_kit.py resolve $(GPU_KIT)
 	@echo "ok: wheels for the GPU machine in $(GPU_KIT)/ ($$(ls $(GPU_KIT) | wc -l) files)"
+
+# Everything a GPU command carries (`carry: [".gpu-kit", ".carry"]`): the kit and Fashion-MNIST as Debian ships it,
+# about 58 MB together (the carry limit is 64 MiB). benchmarks/README.md says what to run with it, window by window.
+gpu-carry: gpu-kit data
+	@test -f $(FMNIST)/train-images-idx3-ubyte.gz || { echo "ERROR: Fashion-MNIST is not in $(FMNIST): apt-get install dataset-fashion-mnist"; exit 1; }
+	@mkdir -p .carry/data/fashion-mnist && cp $(FMNIST)/*-ubyte.gz .carry/data/fashion-mnist/
+	@echo "ok: carry .gpu-kit and .carry ($$(du -sch $(GPU_KIT) .carry | tail -1 | cut -f1) together)"
 
 clean-venv:
 	rm -rf $(VENV)

@@ -17,6 +17,12 @@ def test_train_example_command(tmp_path):
     for i in (1, 2): run(*MSDSM, 'sample', out, '--n', 4, '--schedule', 'short', '--steps', 20, '--seed', 3, '--out', tmp_path / f's{i}.png', '--quiet')
     a, b = (torch.load(tmp_path / f's{i}.pt')['samples'] for i in (1, 2))
     assert a.shape == (4, 1, 32, 32) and torch.equal(a, b)
+    # --uint8: the same samples quantised (a quarter of the size), read back by load_samples as they are
+    run(*MSDSM, 'sample', out, '--n', 4, '--schedule', 'short', '--steps', 20, '--seed', 3, '--out', tmp_path / 'u.png',
+        '--quiet', '--uint8')
+    from msdsm.io import load_samples
+    u = load_samples(tmp_path / 'u.pt')
+    assert u.dtype == torch.uint8 and torch.equal(u, (a * 255).round().to(torch.uint8))
     run(*MSDSM, 'plot', out)
     assert (out / 'curves.png').exists()
 
