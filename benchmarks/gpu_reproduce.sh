@@ -15,20 +15,15 @@ OUT=${OUT:-gpu-out}; PROFILE=${PROFILE:-paper}; KIT=${KIT:-.gpu-kit}; DATA=${DAT
 mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
 T0=$(date +%s)
 
-# 1. Python with papermill, a kernel and torch-fidelity: this one if it has them, else a venv on top of it from the kit.
-PY=${PY:-python3}
-if ! $PY -c "import papermill, ipykernel, torch_fidelity, fastcore, yaml" 2>/dev/null; then
-  [ -d "$KIT" ] || { echo "no $KIT/ and the packages are missing: run 'make gpu-kit' and carry $KIT" >&2; exit 2; }
-  $PY -m venv --system-site-packages /tmp/msdsm-kit && PY=/tmp/msdsm-kit/bin/python
-  $PY -m pip install -q --no-index --find-links "$KIT" papermill ipykernel torch-fidelity fastcore pyyaml \
-    || { echo "installing from $KIT failed" >&2; exit 2; }
-fi
-export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" MSDSM_OFFLINE=1 PYTHONUNBUFFERED=1
+# 1. Python with papermill, a kernel and torch-fidelity: this one if it has them, else a venv over it from the kit.
+RUN=(env KIT="$KIT" PY="${PY:-python3}" PACKAGES="papermill ipykernel torch-fidelity fastcore pyyaml"
+     IMPORTS="papermill, ipykernel, torch_fidelity, fastcore, yaml" benchmarks/gpu_python.sh)
+"${RUN[@]}" -c '' || exit 2                                     # install (or refuse) before the clock starts
 [ -d "$DATA" ] && export MSDSM_DATA="$DATA"
 
 # 2. Run, under a time limit so that what ran is still packed.
 WORK=$(mktemp -d)
-timeout --signal=TERM "$LIMIT_S" $PY -m msdsm.cli reproduce --profile "$PROFILE" --only "$@" --out-dir "$WORK" \
+timeout --signal=TERM "$LIMIT_S" "${RUN[@]}" -m msdsm.cli reproduce --profile "$PROFILE" --only "$@" --out-dir "$WORK" \
   2>&1 | tee "$OUT/reproduce.log"
 RC=${PIPESTATUS[0]}
 echo "reproduce exit status $RC after $(( $(date +%s) - T0 )) s" | tee -a "$OUT/reproduce.log"
