@@ -76,18 +76,14 @@ def run_one(name, device, width, batch, repeat, langevin_batch) -> dict:
     from msdsm.bench import time_ms, _grad_check, _sync
     from msdsm.energy import build_energy
     from msdsm.langevin import fast_energy_grad
-    from msdsm.train import Trainer, make_config
+    from profile_step import recipe_trainer
     v, dev = VARIANTS[name], torch.device(device)
     torch.backends.cudnn.benchmark = bool(v.get('cudnn_benchmark'))
     torch.manual_seed(0)
-    imgs = torch.randint(0, 256, (max(4 * batch, 512), 1, 32, 32), dtype=torch.uint8)
     model = build_energy('res12', in_channels=1, width=width)
     if v.get('stem'): model.stem = Stem(model.stem, v['stem'])
     with tempfile.TemporaryDirectory() as d:
-        cfg = make_config('fmnist-paper', overrides=[dict(width=width, batch_size=batch, iterations=10 ** 6,
-                                                          progress=False, out_dir=d, device=str(dev), sample_every=0,
-                                                          **v.get('overrides', {}))])
-        tr = Trainer(cfg, images=imgs, model=model)
+        tr = recipe_trainer(width, batch, dev, d, model=model, **v.get('overrides', {}))
         t0 = time.perf_counter(); tr.train_step(); _sync(dev); first = time.perf_counter() - t0
         res = dict(variant=name, step=time_ms(tr.train_step, dev, 5, repeat), first_step_s=first,
                    settings={k: str(x) for k, x in tr.settings.items()}, check=_grad_check(tr, dev))

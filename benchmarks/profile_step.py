@@ -49,20 +49,21 @@ class ConvTimer(TorchDispatchMode):
         return out
 
 
-def _trainer(width, batch, device, compiled, run_dir):
+def recipe_trainer(width, batch, device, run_dir, model=None, **overrides):
+    "A Trainer of the `fmnist-paper` recipe on random uint8 images (speed does not depend on the pixels)."
     from msdsm.train import Trainer, make_config
-    imgs = torch.randint(0, 256, (max(4 * batch, 256), 1, 32, 32), dtype=torch.uint8)
+    imgs = torch.randint(0, 256, (max(4 * batch, 512), 1, 32, 32), dtype=torch.uint8)
     cfg = make_config('fmnist-paper', overrides=[dict(width=width, batch_size=batch, iterations=10 ** 6, progress=False,
-                                                      device=device, out_dir=str(run_dir), compile=compiled,
-                                                      sample_every=0)])
-    return Trainer(cfg, images=imgs)
+                                                      device=str(device), out_dir=str(run_dir), sample_every=0,
+                                                      **overrides)])
+    return Trainer(cfg, images=imgs, model=model)
 
 
 def eager_breakdown(width, batch, device, run_dir) -> list:
     "Rows of ConvTimer for one eager step, each convolution tagged with its phase."
     from msdsm.dsm import mdsm_loss
     from msdsm.shell import add_noise
-    t = _trainer(width, batch, device, False, run_dir)
+    t = recipe_trainer(width, batch, device, run_dir, compile=False)
     t.train_step()                                                   # warm-up (cuDNN algorithm choice)
     x, noise, sig = t._batch()
     timer = ConvTimer(t.device)
@@ -84,7 +85,7 @@ def eager_breakdown(width, batch, device, run_dir) -> list:
 def compiled_profile(width, batch, device, run_dir, steps=5, top=15) -> dict:
     "Top kernels and aten ops (with input shapes) of a few compiled training steps, as training runs them."
     from torch.profiler import profile, ProfilerActivity
-    t = _trainer(width, batch, device, True, run_dir)
+    t = recipe_trainer(width, batch, device, run_dir, compile=True)
     for _ in range(3): t.train_step()
     cuda = t.device.type == 'cuda'
     acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
