@@ -5,14 +5,23 @@ with errors that say what to do."""
 
 # %% ../nbs/13_cli.ipynb #50fb2244
 from __future__ import annotations
-import argparse, sys, warnings
+import argparse, signal, sys, warnings
 from pathlib import Path
-import torch
+# torch is imported inside the commands: `main` installs the start-up signal handlers before that import
 
 # %% auto #0
-__all__ = ['build_parser', 'main']
+__all__ = ['check_options', 'build_parser', 'Interrupted', 'main']
 
 # %% ../nbs/13_cli.ipynb #880fea6f
+def check_options(*checks):
+    "Command-line numbers in range — (option, value, interval) triples; one line naming the option otherwise."
+    from msdsm.train import in_range
+    for opt, v, interval in checks:
+        if v is None or in_range(v, interval): continue
+        lo = interval[1:].split(',')[0]
+        want = f"at least {lo}" if interval.startswith('[') and interval.endswith('inf)') else f"in {interval}"
+        raise ValueError(f"{opt} must be {want}, got {v}")
+
 def _train(a):
     from msdsm.train import Trainer, make_config
     ov = list(a.overrides) + ([f'data_dir={a.data_dir}'] if a.data_dir else [])
@@ -43,14 +52,11 @@ def _train(a):
 # %% ../nbs/13_cli.ipynb #84b4eab1
 def _outputs(out: Path, force: bool):
     "The grid and the samples file `msdsm sample` will write — refusing to replace what it must not."
-    from msdsm.io import safe_load, CKPT_FORMAT
+    from msdsm.io import refuse_overwrite
     if out.suffix.lower() not in ('.png', '.pdf', '.jpg', '.jpeg', '.svg'):
         raise ValueError(f"--out {out} must name an image (.png, .pdf, .jpg or .svg); the samples go beside it as .pt")
     pt = out.with_suffix('.pt')
-    if pt.exists():
-        try: is_ckpt = isinstance(obj := safe_load(pt), dict) and obj.get('format') == CKPT_FORMAT
-        except Exception: is_ckpt = False
-        if is_ckpt: raise ValueError(f"{pt} is a training checkpoint: refusing to overwrite it; choose another --out")
+    refuse_overwrite(pt, force=True, what='samples')            # never a checkpoint, even with --force
     existing = [str(p) for p in (out, pt) if p.exists()]
     if existing and not force:
         raise ValueError(f"{' and '.join(existing)} already exist: choose another --out, or pass --force to replace")
@@ -61,8 +67,11 @@ def _sample(a):
     from msdsm.io import load_energy
     from msdsm.langevin import make_schedule, draw_samples
     from msdsm.data import save_grid
-    if a.n < 1: raise ValueError(f"--n must be at least 1, got {a.n}")
-    if a.batch_size < 1: raise ValueError(f"--batch-size must be at least 1, got {a.batch_size}")
+    from msdsm.io import atomic_save
+    import torch
+    check_options(('--n', a.n, '[1, inf)'), ('--batch-size', a.batch_size, '[1, inf)'), ('--grid', a.grid, '[1, inf)'),
+                  ('--steps', a.steps, '[1, inf)'), ('--step-size', a.step_size, '(0, inf)'),
+                  ('--sigma0', a.sigma0, '[0, inf)'), ('--seed', a.seed, '[0, 1e18)'))
     out, pt = _outputs(Path(a.out), a.force)
     temps = make_schedule(a.schedule, a.steps)
     dev = resolve_device(a.device)
@@ -71,11 +80,13 @@ def _sample(a):
     g = torch.Generator(dev); g.manual_seed(a.seed)
     x = draw_samples(model, a.n, temps, (c['in_channels'], c['resolution'], c['resolution']), a.batch_size, g, dev,
                      a.sigma0, a.step_size, fast=False if a.no_fast else 'auto', progress=not a.quiet)
+    if not torch.isfinite(x).all():
+        raise RuntimeError(f"{int((~torch.isfinite(x)).flatten(1).any(1).sum())} of {len(x)} samples went non-finite "
+                           f"(try a smaller --step-size); nothing was written")
     save_grid(x[:a.grid], out, nrow=8, title=f"{a.model} · {a.schedule} schedule ({len(temps)} steps) · seed {a.seed}")
-    # uint8 (what every metric quantises to anyway) is a quarter of the size: 10k samples fit the 16 MiB a GPU
-    # command can return
+    # uint8 (what every metric quantises to anyway) is a quarter of the size, for moving many samples around
     kept = dict(samples_uint8=(x * 255).round().to(torch.uint8)) if a.uint8 else dict(samples=x)
-    torch.save(dict(**kept, schedule=a.schedule, steps=len(temps), seed=a.seed, model=str(a.model)), pt)
+    atomic_save(dict(**kept, schedule=a.schedule, steps=len(temps), seed=a.seed, model=str(a.model)), pt)
     print(f"wrote {out} and {pt} ({len(x)} samples, {len(temps)}-step {a.schedule} schedule)")
 
 # %% ../nbs/13_cli.ipynb #344620f8
@@ -95,15 +106,24 @@ def _reproduce(a):
 def _evaluate(a):
     import json
     from msdsm.io import load_samples
+    from msdsm.io import atomic_write, refuse_overwrite
     from msdsm.metrics import evaluate, format_metric
-    if a.n is not None and a.n < 1: raise ValueError(f"--n must be at least 1, got {a.n}")
+    check_options(('--n', a.n, '[1, inf)'), ('--bootstrap', a.bootstrap, '[0, inf)'), ('--seed', a.seed, '[0, 1e18)'))
+    if a.json: refuse_overwrite(Path(a.json), a.force, 'metrics')     # checked before minutes of work, not after
     x = load_samples(a.samples)
     r = evaluate(x, a.reference, metrics=a.metrics, features=a.features, n=a.n, seed=a.seed, weights_path=a.weights,
                  datasets_root=a.datasets_root, rescale=a.rescale, bootstrap=a.bootstrap)
     for k in ('fid', 'kid', 'isc', 'precision', 'recall'):
         if k in r: print(format_metric(r, k))
     print(f"({r['n_samples']} samples vs {r['reference']}; seed {r['seed']}; torch-fidelity {r['torch_fidelity']})")
-    if a.json: Path(a.json).write_text(json.dumps(r, indent=2)); print(f"wrote {a.json}")
+    bad = [k for k in ('fid', 'kid', 'isc', 'precision', 'recall') if k in r and not _finite(r[k])]
+    if bad: raise RuntimeError(f"{', '.join(bad)} came out non-finite; nothing was written")
+    if a.json:
+        atomic_write(Path(a.json), lambda f: f.write(json.dumps(r, indent=2).encode())); print(f"wrote {a.json}")
+
+def _finite(v) -> bool:
+    import math
+    return all(_finite(u) for u in v.values()) if isinstance(v, dict) else not isinstance(v, float) or math.isfinite(v)
 
 def _bench(a):
     from msdsm.bench import run_bench
@@ -151,26 +171,52 @@ def build_parser():
     e.add_argument('--rescale', action='store_true', help='map [-1, 1] or [0, 255] float samples to [0, 1]')
     e.add_argument('--bootstrap', type=int, default=0, metavar='B',
                    help='B bootstrap resamples of the samples for 95%% intervals (0: none)')
-    e.add_argument('--datasets-root'); e.add_argument('--json'); e.set_defaults(fn=_evaluate)
+    e.add_argument('--datasets-root'); e.add_argument('--json', help='write the metrics to this JSON file')
+    e.add_argument('--force', action='store_true', help='replace --json if it exists'); e.set_defaults(fn=_evaluate)
     b = sub.add_parser('bench', help='time the training and Langevin steps (reference style vs msdsm)')
     b.add_argument('--device', default='auto'); b.add_argument('--json'); b.add_argument('--quick', action='store_true')
-    b.add_argument('--only', nargs='*', metavar='KIND', help='train and/or langevin')
+    b.add_argument('--only', nargs='+', choices=('train', 'langevin'), help='train and/or langevin')
     b.set_defaults(fn=_bench)
     return p
 
 # %% ../nbs/13_cli.ipynb #bdd3af5e
+class Interrupted(KeyboardInterrupt):
+    "SIGINT/SIGTERM outside a training loop (which handles its own): the command ends at once, cleanly."
+    def __init__(self, signum): self.signum, self.exit_code = signum, 128 + signum
+
+def _interrupt_now(signum, frame): raise Interrupted(signum)
+
+def _install_signals() -> dict:
+    "Both signals end a command with one line and 128 + signum — also while it is still importing torch."
+    import threading                         # a notebook kernel keeps its own handlers; only the main thread may set any
+    if sys.modules.get('ipykernel') is not None or threading.current_thread() is not threading.main_thread(): return {}
+    return {s: signal.signal(s, _interrupt_now) for s in (signal.SIGINT, signal.SIGTERM)}
+
 def main(argv=None):
-    from msdsm.data import DataNotFoundError
-    from msdsm.io import CheckpointError
-    from msdsm.train import NonFiniteError, RunFolderError
+    "The `msdsm` command; `argv=None` means this process *is* the command (its own arguments, its own exit)."
+    old = _install_signals()
+    try: _main(argv)
+    finally:            # a called main() gives its caller's handlers back; a command ignores signals while it exits,
+        for s, h in old.items(): signal.signal(s, h if argv is not None else signal.SIG_IGN)   # keeping its status
+
+def _main(argv):
     a = build_parser().parse_args(argv)
-    try: a.fn(a)
-    except KeyboardInterrupt as e: raise SystemExit(getattr(e, 'exit_code', 130))
+    try:
+        from msdsm.data import DataNotFoundError
+        from msdsm.io import CheckpointError
+        from msdsm.train import NonFiniteError, RunFolderError
+        a.fn(a)
+    except KeyboardInterrupt as e:
+        if not hasattr(e, 'checkpoint'):          # a TrainingInterrupted has said what it did
+            name = signal.Signals(getattr(e, 'signum', signal.SIGINT)).name
+            print(f"msdsm {a.cmd}: stopped by {name}" + (" before the first step; no checkpoint was written"
+                  if a.cmd == 'train' else "; nothing was written"), file=sys.stderr)
+        raise SystemExit(getattr(e, 'exit_code', 130))
     except (DataNotFoundError, CheckpointError, RunFolderError, ValueError, FileNotFoundError) as e:
         print(f"msdsm {a.cmd}: error: {e}", file=sys.stderr); raise SystemExit(2)
-    except OSError as e:                       # read-only or full file system, permissions
+    except OSError as e:                       # read-only or full file system, permissions, unreadable files
         where = f" {e.filename}" if getattr(e, 'filename', None) else ''
-        print(f"msdsm {a.cmd}: error: cannot write{where}: {e.strerror or e}", file=sys.stderr); raise SystemExit(2)
+        print(f"msdsm {a.cmd}: error: cannot read or write{where}: {e.strerror or e}", file=sys.stderr); raise SystemExit(2)
     except (NonFiniteError, RuntimeError) as e:
         print(f"msdsm {a.cmd}: failed: {e}", file=sys.stderr); raise SystemExit(1)
 

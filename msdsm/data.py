@@ -5,7 +5,7 @@ loop."""
 
 # %% ../nbs/01_data.ipynb #8d956c17
 from __future__ import annotations
-import gzip, os, pickle, struct, warnings
+import gzip, hashlib, io, os, pickle, struct, warnings, zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,8 +15,9 @@ import torch.nn.functional as F
 from .core import repo_root
 
 # %% auto #0
-__all__ = ['DATASETS', 'DEBIAN_FMNIST', 'DataNotFoundError', 'DatasetInfo', 'data_roots', 'read_idx', 'celeba_crop', 'pad_to_32',
-           'load_images', 'to_float', 'BatchSource', 'image_grid', 'save_grid']
+__all__ = ['DATASETS', 'DEBIAN_FMNIST', 'DataNotFoundError', 'DatasetInfo', 'data_roots', 'read_idx', 'safe_unpickle',
+           'celeba_crop', 'pad_to_32', 'load_images', 'data_fingerprint', 'to_float', 'BatchSource', 'image_grid',
+           'save_grid']
 
 # %% ../nbs/01_data.ipynb #c0d69ca9
 class DataNotFoundError(FileNotFoundError):
@@ -67,8 +68,8 @@ def _repo_data_dir():
 
 def data_roots(root=None, name='fashion_mnist'):
     "Folders searched for data set `name`, in order, as (path, why) pairs."
+    if root is not None: return [(Path(root), 'root argument')]     # a named folder is the only one searched
     roots = []
-    if root is not None: roots.append((Path(root), 'root argument'))
     if os.environ.get('MSDSM_DATA'): roots.append((Path(os.environ['MSDSM_DATA']), '$MSDSM_DATA'))
     roots.append((Path('data').resolve(), './data'))
     if (r := _repo_data_dir()) is not None: roots.append((r, "repository's data/"))
@@ -83,13 +84,20 @@ def read_idx(path) -> np.ndarray:
     "Read an IDX file (optionally gzipped) into a numpy array."
     path = Path(path)
     opener = gzip.open if path.suffix == '.gz' else open
-    with opener(path, 'rb') as f: data = f.read()
+    try:
+        with opener(path, 'rb') as f: data = f.read()
+    except (EOFError, gzip.BadGzipFile, zlib.error) as e:       # a cut-off download, or not gzip at all
+        raise ValueError(f"{path} is not a complete gzip file ({e}); re-download or re-install it.") from e
     if len(data) < 4 or data[0] != 0 or data[1] != 0:
         raise ValueError(f"{path} is not an IDX file (bad magic number); re-download or re-install it.")
-    dtype = {0x08: np.uint8, 0x09: np.int8, 0x0B: '>i2', 0x0C: '>i4', 0x0D: '>f4', 0x0E: '>f8'}[data[2]]
+    dtypes = {0x08: np.uint8, 0x09: np.int8, 0x0B: '>i2', 0x0C: '>i4', 0x0D: '>f4', 0x0E: '>f8'}
+    if data[2] not in dtypes:
+        raise ValueError(f"{path} is not an IDX file (unknown type byte {data[2]:#04x}); re-download or re-install it.")
     ndim = data[3]
+    if len(data) < 4 + 4 * ndim:
+        raise ValueError(f"{path} is truncated inside its header ({len(data)} bytes); re-download it.")
     shape = struct.unpack('>' + 'I' * ndim, data[4:4 + 4 * ndim])
-    arr = np.frombuffer(data, dtype=dtype, offset=4 + 4 * ndim)
+    arr = np.frombuffer(data, dtype=dtypes[data[2]], offset=4 + 4 * ndim)
     if arr.size != int(np.prod(shape)):
         raise ValueError(f"{path} is truncated: header says {shape}, found {arr.size} values. Re-download it.")
     return arr.reshape(shape)
@@ -108,12 +116,38 @@ def _load_idx_pair(folder: Path, split: str):
         raise ValueError(f"{img_f}: expected N×28×28 images and N labels, got {x.shape} and {y.shape}")
     return torch.from_numpy(x.copy()).unsqueeze(1), torch.from_numpy(y.astype(np.int64))
 
+class _ArraysOnly(pickle.Unpickler):
+    "Admits numpy arrays and builtin containers only: the types CIFAR-10's python batches hold, and nothing callable."
+    ALLOWED = {('numpy', 'ndarray'), ('numpy', 'dtype'), ('numpy.core.multiarray', '_reconstruct'),
+               ('numpy._core.multiarray', '_reconstruct'), ('numpy.core.multiarray', 'scalar'),
+               ('numpy._core.multiarray', 'scalar'), ('numpy.core.numeric', '_frombuffer'),
+               ('numpy._core.numeric', '_frombuffer'),
+               ('_codecs', 'encode')}          # how protocol 2 spells bytes; turns text into bytes, nothing else
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED: raise pickle.UnpicklingError(f"asks to run {module}.{name}")
+        if module.startswith('numpy.core.'): module = 'numpy._core.' + module[len('numpy.core.'):]  # numpy 2 moved it
+        return super().find_class(module, name)
+
+def safe_unpickle(path):
+    "Read a pickle that may hold numpy arrays and plain data only; one that would run anything is refused, unrun."
+    try:
+        with open(path, 'rb') as f: return _ArraysOnly(f, encoding='latin1').load()
+    except pickle.UnpicklingError as e:
+        if 'asks to run' in str(e):
+            raise ValueError(f"refused: {path} {e}, which a data file never needs; loading it could run code. "
+                             f"Replace it with an original copy.") from None
+        raise ValueError(f"{path} is not a readable pickle ({e}); re-download it.") from None
+    except (EOFError, ValueError, TypeError, AttributeError, IndexError) as e:
+        raise ValueError(f"{path} is not a readable pickle ({type(e).__name__}: {e}); re-download it.") from None
+
 def _load_cifar10(folder: Path, split: str):
     names = [f'data_batch_{i}' for i in range(1, 6)] if split == 'train' else ['test_batch']
     if not all((folder / n).is_file() for n in names): return None
     xs, ys = [], []
     for n in names:
-        with open(folder / n, 'rb') as f: d = pickle.load(f, encoding='latin1')
+        d = safe_unpickle(folder / n)
+        if not isinstance(d, dict) or 'data' not in d or 'labels' not in d:
+            raise ValueError(f"{folder / n} is not a CIFAR-10 batch (a dict with 'data' and 'labels')")
         xs.append(np.asarray(d['data'], dtype=np.uint8).reshape(-1, 3, 32, 32)); ys.append(np.asarray(d['labels']))
     return torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys).astype(np.int64))
 
@@ -139,7 +173,10 @@ def _load_celeba(folder: Path, split: str):
     imgs, part = folder / 'img_align_celeba', folder / 'list_eval_partition.txt'
     if not (imgs.is_dir() and part.is_file()): return None
     cache = folder / f'msdsm-32x32-{split}.npy'
-    if cache.is_file(): return torch.from_numpy(np.load(cache)), None
+    if cache.is_file():
+        try: return torch.from_numpy(np.load(cache, allow_pickle=False)), None    # an array file runs no code
+        except ValueError as e:
+            raise ValueError(f"{cache} is not a plain uint8 array ({e}); delete it and it is rebuilt") from None
     from PIL import Image
     from tqdm.auto import tqdm
     rows = [l.split() for l in part.read_text().splitlines() if l.strip()]
@@ -207,8 +244,9 @@ def load_images(name: str, split: str = 'train', root=None, download: bool | Non
         first = str(err).splitlines()[0] if err is not None and str(err) else ''
         net = (f"\nDownload through torchvision failed: {type(err).__name__}: {first}"
                if err is not None else "\nDownload was not attempted (download=False or $MSDSM_OFFLINE set).")
+        named = f" in {root}, the folder you named (no other place is searched when one is named)" if root else ''
         raise DataNotFoundError(
-            f"Could not find the {name} {split} split. Looked in:\n{looked}\n"
+            f"Could not find the {name} {split} split{named}. Looked in:\n{looked}\n"
             f"(in each, also the sub-folders {', '.join(s or '.' for s in info.subdirs)})\n"
             f"Expected files: {info.files}.{net}\nTo fix: {info.howto}; "
             f"or pass root=/path (command line: --data-dir /path) "
@@ -217,6 +255,12 @@ def load_images(name: str, split: str = 'train', root=None, download: bool | Non
     if x.dtype != torch.uint8 or x.ndim != 4 or x.shape[1] != info.channels:
         raise ValueError(f"{folder}: expected uint8 N×{info.channels}×H×W images, got {x.dtype} {tuple(x.shape)}")
     return pad_to_32(x).contiguous(), y
+
+def data_fingerprint(images: torch.Tensor) -> str:
+    "A short hash of the images' shape and bytes: a resumed run checks with it that it trains on the same data."
+    h = hashlib.sha256(str(tuple(images.shape)).encode())
+    h.update(images.detach().cpu().contiguous().numpy().data)
+    return h.hexdigest()[:16]
 
 # %% ../nbs/01_data.ipynb #965d8626
 def to_float(x: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,7 @@
 
 # %% ../nbs/06_io.ipynb #0586f504
 from __future__ import annotations
-import json, math, os, pickle, re, subprocess, warnings
+import errno, inspect, json, math, os, pickle, re, shutil, socket, subprocess, warnings
 from pathlib import Path
 
 import torch
@@ -14,8 +14,10 @@ from .data import DATASETS
 from .energy import build_energy, EnergyNet
 
 # %% auto #0
-__all__ = ['SAFE_GLOBALS', 'CKPT_FORMAT', 'CheckpointError', 'safe_load', 'atomic_save', 'list_checkpoints', 'load_checkpoint',
-           'latest_checkpoint', 'git_commit', 'model_kwargs', 'save_energy', 'load_energy', 'load_samples']
+__all__ = ['SAFE_GLOBALS', 'CKPT_FORMAT', 'MAX_PIXELS', 'CheckpointError', 'safe_load', 'WriteError', 'write_failure',
+           'atomic_write', 'atomic_save', 'remove_stale_temps', 'refuse_overwrite', 'list_checkpoints',
+           'load_checkpoint', 'latest_checkpoint', 'git_commit', 'model_kwargs', 'save_energy', 'load_energy',
+           'read_image', 'load_samples']
 
 # %% ../nbs/06_io.ipynb #0f07aa60
 class CheckpointError(RuntimeError):
@@ -45,22 +47,75 @@ def safe_load(path, map_location='cpu'):
 # %% ../nbs/06_io.ipynb #bb2d4c91
 CKPT_FORMAT = 'msdsm-checkpoint-1'
 
-def atomic_save(obj, path):
-    "torch.save to `path` via temp file + fsync + rename: readers never see a half-written file."
+class WriteError(CheckpointError):
+    "A file could not be written (full disk, no permission); what was there before is intact."
+
+def _temp_name(path: Path) -> Path:
+    "`.NAME.PID.HOST.tmp` beside `path`: whoever finds it later can tell whether its writer is still alive."
+    return path.with_name(f'.{path.name}.{os.getpid()}.{socket.gethostname()}.tmp')
+
+def write_failure(path, e, intact: str | None = None) -> WriteError:
+    "The error for a failed write of `path`: a full disk said as such, and what is still intact."
+    path = Path(path)
+    try: full = shutil.disk_usage(path.parent).free < 2 ** 20
+    except OSError: full = False
+    full = full or getattr(e, 'errno', None) == errno.ENOSPC or 'No space left' in str(e) or 'file write failed' in str(e)
+    why = (f"no space left on the device holding {path.parent}" if full else
+           (getattr(e, 'strerror', None) or str(e).splitlines()[0][:160] or type(e).__name__))
+    intact = intact or (f"the previous {path.name} is intact" if path.exists() else "nothing was written")
+    return WriteError(f"could not write {path}: {why}; {intact}. Free some space or choose another folder.")
+
+def atomic_write(path, write, intact: str | None = None) -> Path:
+    "Write `path` through `write(file)` into a temp file, fsync, rename: readers never see a half-written file."
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
+    tmp = _temp_name(path)
     try:
         with open(tmp, 'wb') as f:
-            torch.save(obj, f); f.flush(); os.fsync(f.fileno())
+            write(f); f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
-    except OSError as e:
-        raise CheckpointError(f"could not write {path} ({e.strerror or e}); the previous file, if any, is intact. "
-                              f"Free some space or choose another out_dir.") from e
+    except (OSError, RuntimeError) as e:     # torch reports a full disk as RuntimeError ('file write failed')
+        raise write_failure(path, e, intact) from e
     finally:
-        if tmp.exists(): tmp.unlink()
+        tmp.unlink(missing_ok=True)
     try:                                   # make the rename itself durable
         fd = os.open(path.parent, os.O_RDONLY); os.fsync(fd); os.close(fd)
     except OSError: pass
+    return path
+
+def atomic_save(obj, path, intact: str | None = None) -> Path:
+    "`torch.save` through `atomic_write`."
+    return atomic_write(path, lambda f: torch.save(obj, f), intact)
+
+def remove_stale_temps(folder) -> list:
+    "Delete the temp files that killed writers left in `folder` (their pid is gone on this host); returns them."
+    removed, host = [], socket.gethostname()
+    for p in Path(folder).glob('.*.tmp'):
+        stem = p.name[:-len('.tmp')]
+        if stem.endswith('.' + host): stem = stem[:-len(host) - 1]     # else: written here by an earlier version, or
+        m = re.search(r'\.(\d+)$', stem)                                # by another host (no trailing pid: kept)
+        if m and not _alive(int(m[1])):
+            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True); removed.append(p)
+    return removed
+
+def _alive(pid: int) -> bool:
+    "Is process `pid` running on this host?"
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    return True
+
+def refuse_overwrite(path, force: bool = False, what: str = 'file') -> Path:
+    "Check that writing `path` loses nothing: never a training checkpoint or a model file, anything else only if `force`."
+    path = Path(path)
+    if path.is_dir(): raise ValueError(f"{path} is a folder: name a file to write the {what} to")
+    if not path.exists(): return path
+    if path.suffix in ('.pt', '.safetensors') or path.name == 'energy.json' or path.parent.name == 'checkpoints':
+        try: is_model = path.suffix != '.pt' or (isinstance(ck := safe_load(path), dict) and ck.get('format') == CKPT_FORMAT)
+        except CheckpointError: is_model = False
+        if is_model or path.parent.name == 'checkpoints':
+            raise ValueError(f"{path} is a training checkpoint or model file: refusing to write the {what} over it; "
+                             f"choose another file")
+    if not force: raise ValueError(f"{path} already exists: choose another file, or pass --force to replace it")
     return path
 
 def list_checkpoints(run_dir) -> list:
@@ -113,7 +168,7 @@ def save_energy(model: EnergyNet, folder, meta: dict | None = None, dtype=None, 
     folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
     sd = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().cpu().contiguous()
           for k, v in _strip_prefixes(model.state_dict()).items()}
-    for old in folder.glob('energy*.safetensors'): old.unlink()
+    remove_stale_temps(folder)
     limit = (max_shard_mb or math.inf) * 2 ** 20
     shards, cur, size = [], {}, 0
     for k, v in sd.items():
@@ -123,19 +178,59 @@ def save_energy(model: EnergyNet, folder, meta: dict | None = None, dtype=None, 
     shards.append(cur)
     names = (['energy.safetensors'] if len(shards) == 1 else
              [f'energy-{i + 1:05d}-of-{len(shards):05d}.safetensors' for i in range(len(shards))])
-    for name, sh in zip(names, shards): save_file(sh, str(folder / name))
     cfg = dict(model=model.config, files=names, dtype=str(dtype or 'as trained'), msdsm_version=msdsm.__version__,
                **(meta or {}))
-    (folder / 'energy.json').write_text(json.dumps(cfg, indent=2, default=str))
+    # every file goes to a temp name first: a full disk or a kill mid-export leaves the previous export as it was
+    temps = {folder / n: _temp_name(folder / n) for n in names}
+    try:
+        for (final, tmp), sh in zip(temps.items(), shards): save_file(sh, str(tmp))
+    except Exception as e:                  # safetensors reports a full disk as its own SafetensorError
+        for tmp in temps.values(): tmp.unlink(missing_ok=True)
+        raise write_failure(final, e, f"the previous export in {folder}, if any, is intact") from e
+    for final, tmp in temps.items(): os.replace(tmp, final)
+    atomic_write(folder / 'energy.json', lambda f: f.write(json.dumps(cfg, indent=2, default=str).encode()))
+    for old in folder.glob('energy*.safetensors'):
+        if old.name not in names: old.unlink()
     return folder
 
 # %% ../nbs/06_io.ipynb #75dd0e39
+_ARCH_KEYS = set(inspect.signature(EnergyNet).parameters)
+
+def _read_model_json(f: Path) -> dict:
+    "`energy.json`, checked: a dict whose `model` names only architecture arguments and whose `files` are names in its folder."
+    try: meta = json.loads(f.read_text())
+    except (ValueError, UnicodeDecodeError) as e: raise CheckpointError(f"{f} is not valid JSON ({e})") from None
+    if not isinstance(meta, dict): raise CheckpointError(f"{f} must hold a JSON object, not a {type(meta).__name__}")
+    m = meta.get('model')
+    if m is not None and (not isinstance(m, dict) or set(m) - _ARCH_KEYS):
+        bad = sorted(set(m) - _ARCH_KEYS) if isinstance(m, dict) else type(m).__name__
+        raise CheckpointError(f"{f}: 'model' must be an object with keys among {', '.join(sorted(_ARCH_KEYS))}; "
+                              f"found {bad}")
+    files = meta.get('files')
+    if files is not None:
+        plain = lambda n: (isinstance(n, str) and n.endswith('.safetensors') and n == Path(n).name and
+                           not n.startswith('.'))
+        if not isinstance(files, list) or not all(plain(n) for n in files):
+            raise CheckpointError(f"{f}: 'files' must be a list of .safetensors file names inside {f.parent} "
+                                  f"(no folders, no '..'); found {files!r:.120}")
+    return meta
+
+def _check_weights(model, sd: dict, path):
+    "Refuse weights whose dtype does not fit the network (integers where it has floats) or that are not finite."
+    want = model.state_dict()
+    for k, v in sd.items():
+        if k in want and want[k].is_floating_point() and not v.is_floating_point():
+            raise CheckpointError(f"{path}: weight {k} is stored as {v.dtype}, but the network needs floating point: "
+                                  f"the file is damaged or not this model's")
+        if v.is_floating_point() and not torch.isfinite(v).all():
+            raise CheckpointError(f"{path}: weight {k} holds non-finite values (NaN or inf): not a usable model")
+
 def _safetensors_weights(path: Path, model_kwargs_: dict):
     "(architecture, state dict) from a model folder or one .safetensors file."
     from safetensors.torch import load_file
     folder = path if path.is_dir() else path.parent
     meta_f = folder / 'energy.json'
-    meta = json.loads(meta_f.read_text()) if meta_f.is_file() else {}
+    meta = _read_model_json(meta_f) if meta_f.is_file() else {}
     kw = model_kwargs_ or meta.get('model')
     if kw is None:
         raise FileNotFoundError(f"{meta_f} is missing: pass the architecture (arch=..., in_channels=..., width=...).")
@@ -170,8 +265,10 @@ def load_energy(path, device='cpu', which: str = 'ema', dtype=torch.float32, **m
         sd = ck['ema'] if which == 'ema' and ck.get('ema') is not None else ck['model']
     elif path.is_dir() or path.suffix == '.safetensors': kw, sd = _safetensors_weights(path, model_kwargs_)
     else: raise ValueError(f"{path}: not a model file (expected .safetensors, .pt or a folder)")
-    model = build_energy(**kw)
+    try: model = build_energy(**kw)
+    except (TypeError, ValueError) as e: raise CheckpointError(f"{path}: its architecture {kw} cannot be built ({e})") from None
     sd = _strip_prefixes(sd)
+    _check_weights(model, sd, path)
     try: model.load_state_dict({k: v.to(dtype) if v.is_floating_point() else v for k, v in sd.items()})
     except RuntimeError as e:
         raise CheckpointError(f"The weights in {path} do not fit a {model.config} network: {str(e).splitlines()[0]} "
@@ -180,20 +277,52 @@ def load_energy(path, device='cpu', which: str = 'ema', dtype=torch.float32, **m
     return model.to(device).eval()
 
 # %% ../nbs/06_io.ipynb #3cae10ba
-def _read_images(folder: Path) -> torch.Tensor:
+MAX_PIXELS = 4096 * 4096        # per image; larger is refused before decoding (a decompression bomb)
+# every mode a PNG or JPEG can carry, read as 8-bit gray (L) or RGB; 32-bit integer and float images are refused
+_MODES = {'L': 'L', '1': 'L', 'LA': 'L', 'I;16': 'L', 'I;16B': 'L', 'I;16L': 'L', 'RGB': 'RGB', 'RGBA': 'RGB',
+          'P': 'RGB', 'PA': 'RGB', 'CMYK': 'RGB', 'YCbCr': 'RGB', 'LAB': 'RGB', 'HSV': 'RGB', 'RGBX': 'RGB'}
+
+def read_image(f) -> 'np.ndarray':
+    "One PNG/JPEG as uint8 H×W (gray) or H×W×3 (colour), converted explicitly; unreadable or oversized files refused."
     import numpy as np
     from PIL import Image, UnidentifiedImageError
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('error', Image.DecompressionBombWarning)
+            with Image.open(f) as im:
+                if im.width * im.height > MAX_PIXELS:
+                    raise ValueError(f"{f} is {im.width}×{im.height} pixels, more than msdsm reads "
+                                     f"({MAX_PIXELS:,}): resize it first")
+                if im.mode not in _MODES:
+                    raise ValueError(f"{f} has pixel mode {im.mode} (32-bit integer or float): save it as an 8-bit "
+                                     f"gray or RGB image")
+                if im.mode.startswith('I;16'): return (np.asarray(im, dtype=np.uint16) >> 8).astype(np.uint8)
+                return np.asarray(im if im.mode == _MODES[im.mode] else im.convert(_MODES[im.mode]))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ValueError(f"{f} declares more pixels than msdsm reads ({MAX_PIXELS:,}): a decompression bomb or a very "
+                         f"large image; resize it first") from None
+    except (UnidentifiedImageError, OSError) as e:
+        raise ValueError(f"{f} is not a readable image ({type(e).__name__}: {str(e)[:100]}); remove it or fix it") from None
+
+def _read_images(folder: Path) -> torch.Tensor:
+    import numpy as np
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in ('.png', '.jpg', '.jpeg'))
     if not files: raise FileNotFoundError(f"No .png/.jpg images in {folder}")
-    ims = []
-    for f in files:
-        try:
-            with Image.open(f) as im: ims.append(np.asarray(im))
-        except (UnidentifiedImageError, OSError) as e:
-            raise ValueError(f"{f} is not a readable image ({type(e).__name__}); remove it or fix it") from e
+    ims = [read_image(f) for f in files]
     if len({a.shape for a in ims}) > 1: raise ValueError(f"images in {folder} differ in size or channels")
     x = torch.from_numpy(np.stack(ims))
-    return x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2)[:, :3].contiguous()
+    return x.unsqueeze(1) if x.ndim == 3 else x.permute(0, 3, 1, 2).contiguous()
+
+def _check_samples(x, path) -> torch.Tensor:
+    "Samples are a non-empty N×C×H×W tensor of uint8 or finite floats, C 1 or 3."
+    if not torch.is_tensor(x): raise ValueError(f"{path}: the samples are a {type(x).__name__}, not a tensor of images")
+    if x.ndim != 4 or x.shape[1] not in (1, 3) or x.numel() == 0:
+        raise ValueError(f"{path}: samples must be a non-empty N×C×H×W tensor with C = 1 or 3, got shape {tuple(x.shape)}")
+    if not (x.dtype == torch.uint8 or x.is_floating_point()):
+        raise ValueError(f"{path}: samples must be uint8 or floating point, got {x.dtype}")
+    if x.is_floating_point() and not torch.isfinite(x).all():
+        raise ValueError(f"{path}: {int((~torch.isfinite(x)).sum())} sample values are NaN or infinite")
+    return x
 
 def load_samples(path) -> torch.Tensor:
     "Samples from a .pt file (a tensor, or a dict with 'samples' or 'samples_uint8') or a folder of PNG/JPEG images."
@@ -201,8 +330,8 @@ def load_samples(path) -> torch.Tensor:
     if path.is_dir(): return _read_images(path)
     obj = safe_load(path)
     if isinstance(obj, dict):
-        for k in ('samples_uint8', 'samples'):
-            if k in obj: return obj[k]
-        raise ValueError(f"{path} holds a dict without 'samples' or 'samples_uint8' (keys: {', '.join(map(str, obj))})")
-    if not torch.is_tensor(obj): raise ValueError(f"{path} holds a {type(obj).__name__}, not a tensor of images")
-    return obj
+        k = next((k for k in ('samples_uint8', 'samples') if k in obj), None)
+        if k is None:
+            raise ValueError(f"{path} holds a dict without 'samples' or 'samples_uint8' (keys: {', '.join(map(str, obj))})")
+        obj = obj[k]
+    return _check_samples(obj, path)

@@ -5,7 +5,7 @@ keeps each profile's figures, numbers and executed notebooks apart, and a ledger
 
 # %% ../nbs/12_reproduce.ipynb #6e526ef9
 from __future__ import annotations
-import json, logging, os, platform, sys, time, warnings
+import json, logging, os, platform, re, sys, time, warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,12 +31,20 @@ def list_experiments(root=None) -> list:
     return sorted(p.stem for p in (project_root(root) / 'nbs' / 'experiments').glob('*.ipynb'))
 
 def load_profile(profile: str, root=None) -> dict:
-    "The whole profile YAML (`profiles/<profile>.yaml`)."
-    f = project_root(root) / 'profiles' / f'{profile}.yaml'
-    if not f.exists():
-        known = sorted(p.stem for p in f.parent.glob('*.yaml'))
-        raise ValueError(f"Unknown profile {profile!r}; known profiles: {', '.join(known)}")
-    return yaml.safe_load(f.read_text()) or {}
+    "The whole profile YAML (`profiles/<profile>.yaml`); a profile is a plain name, since outputs go to <out>/…/<profile>/."
+    folder = project_root(root) / 'profiles'
+    known = sorted(p.stem for p in folder.glob('*.yaml'))
+    if not isinstance(profile, str) or not re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9_.-]*', profile) or '..' in profile:
+        raise ValueError(f"profile {profile!r} is not a profile name (letters, digits, '_', '-', '.'); known "
+                         f"profiles: {', '.join(known)}")
+    f = folder / f'{profile}.yaml'
+    if not f.exists(): raise ValueError(f"Unknown profile {profile!r}; known profiles: {', '.join(known)}")
+    try: p = yaml.safe_load(f.read_text()) or {}
+    except yaml.YAMLError as e: raise ValueError(f"{f} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if (not isinstance(p, dict) or not all(isinstance(p.get(k) or {}, dict) for k in ('defaults', 'experiments')) or
+            not all(isinstance(v or {}, dict) for v in (p.get('experiments') or {}).values())):
+        raise ValueError(f"{f} must be a mapping with 'defaults' and 'experiments' mappings (one per experiment)")
+    return p
 
 def experiment_params(name: str, profile: str = 'smoke', root=None) -> dict:
     "An experiment's parameters: the profile's `defaults`, then its own section."
@@ -93,7 +101,8 @@ class Outputs:
         p = self.results / f'{self.name}.json'
         rec = dict(d, experiment=self.name, profile=self.profile, headline=headline or {}, skipped=self.skipped,
                    provenance=provenance())
-        p.write_text(json.dumps(rec, indent=2, default=float)); return p
+        from msdsm.io import atomic_write                 # a full disk leaves the previous results as they were
+        return atomic_write(p, lambda f: f.write(json.dumps(rec, indent=2, default=float).encode()))
 
 def experiment_setup(name: str, profile: str = 'smoke', out_dir=None, device: str = 'auto'):
     "For an experiment notebook: (its parameters, its Outputs, the torch device to use); applies the figure style."

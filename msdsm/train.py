@@ -6,7 +6,7 @@ torchrun."""
 
 # %% ../nbs/07_train.ipynb #37d6a93b
 from __future__ import annotations
-import copy, dataclasses, json, math, os, shutil, signal, socket, sys, threading, time, typing, warnings
+import copy, dataclasses, fcntl, json, math, os, shutil, signal, socket, sys, threading, time, typing, warnings
 from collections import deque
 from dataclasses import dataclass, asdict
 from pathlib import Path
@@ -19,16 +19,17 @@ from tqdm.auto import tqdm
 
 import msdsm
 from .core import resolve_device
-from .data import load_images, BatchSource, DATASETS, save_grid, to_float
-from .energy import build_energy, EnergyNet
+from .data import load_images, BatchSource, DATASETS, data_fingerprint, save_grid, to_float
+from .energy import build_energy, EnergyNet, ACTIVATIONS, _STAGES
 from .dsm import batch_sigmas, mdsm_loss, reference_units
 from .langevin import draw_samples, short_schedule
-from .io import (CKPT_FORMAT, CheckpointError, atomic_save, git_commit, latest_checkpoint, list_checkpoints,
-                      load_checkpoint, model_kwargs, save_energy)
+from .io import (CKPT_FORMAT, CheckpointError, _alive, atomic_save, atomic_write, git_commit, latest_checkpoint,
+                      list_checkpoints, load_checkpoint, model_kwargs, remove_stale_temps, save_energy)
 
 # %% auto #0
-__all__ = ['RECIPES', 'RESUME_OVERRIDES', 'Config', 'make_config', 'NonFiniteError', 'resolve_settings', 'resolved_config',
-           'Trainer', 'RunFolderError', 'TrainingInterrupted', 'RunLock', 'StopSignals', 'read_log', 'plot_run']
+__all__ = ['RANGES', 'RECIPES', 'RESUME_OVERRIDES', 'Config', 'in_range', 'make_config', 'NonFiniteError', 'resolve_settings',
+           'resolved_config', 'Trainer', 'RunFolderError', 'TrainingInterrupted', 'RunLock', 'StopSignals', 'read_log',
+           'plot_run']
 
 # %% ../nbs/07_train.ipynb #a7e77265
 @dataclass
@@ -92,8 +93,7 @@ class Config:
             if getattr(self, k) not in ok: raise ValueError(f"{k}={getattr(self, k)!r}: choose one of {ok}")
         if self.dataset not in DATASETS:
             raise ValueError(f"Unknown dataset {self.dataset!r}. Known: {', '.join(DATASETS)}")
-        for k in ('batch_size', 'iterations', 'width', 'log_every', 'ckpt_every', 'keep_ckpts'):
-            if getattr(self, k) <= 0: raise ValueError(f"{k} must be positive, got {getattr(self, k)}")
+        _check_ranges(self)
 
     @property
     def in_channels(self): return DATASETS[self.dataset].channels
@@ -121,6 +121,32 @@ def _check_types(cfg):
             if f.name in _AUTO_FLAGS: want = 'true, false or auto'
             raise ValueError(f"{f.name}={v!r}: expected {want}")
         if t is float and isinstance(v, int): setattr(cfg, f.name, float(v))
+
+_COUNT, _NONNEG, _POS, _UNIT = '[1, inf)', '[0, inf)', '(0, inf)', '[0, 1)'
+# every number a run takes, with its range in interval notation: [ includes the end, ( excludes it
+RANGES = dict(width=_COUNT, batch_size=_COUNT, iterations=_COUNT, log_every=_COUNT, ckpt_every=_COUNT,
+              keep_ckpts=_COUNT, sample_steps=_COUNT, sample_every=_NONNEG, sample_n=_NONNEG, seed='[0, 1e18)',
+              sigma_min=_POS, sigma_max=_POS, sigma0=_POS, lr=_POS, lr_min=_NONNEG, beta1=_UNIT, beta2=_UNIT,
+              ema_decay=_UNIT, skip_limit='(0, 1]')
+
+def in_range(v, interval: str) -> bool:
+    "Is the number `v` finite and inside `interval` ('[0, 1)', '(0, inf)', …)?"
+    lo, hi = (float(s) for s in interval[1:-1].split(','))
+    return (isinstance(v, (int, float)) and math.isfinite(v) and (v >= lo if interval[0] == '[' else v > lo)
+            and (v <= hi if interval[-1] == ']' else v < hi))
+
+def _check_ranges(cfg):
+    "Every number within its stated range (finite; the pairs that must be ordered, ordered), or a one-line error."
+    for k, interval in RANGES.items():
+        if not in_range(getattr(cfg, k), interval):
+            raise ValueError(f"{k}={getattr(cfg, k)!r} is out of range: it must lie in {interval}")
+    if cfg.sigma_min >= cfg.sigma_max:
+        raise ValueError(f"sigma_min={cfg.sigma_min:g} must be below sigma_max={cfg.sigma_max:g}")
+    if cfg.lr_min > cfg.lr: raise ValueError(f"lr_min={cfg.lr_min:g} must not exceed lr={cfg.lr:g}")
+    if cfg.arch not in _STAGES: raise ValueError(f"arch={cfg.arch!r}: choose one of {sorted(_STAGES)}")
+    if cfg.act not in ACTIVATIONS: raise ValueError(f"act={cfg.act!r}: choose one of {sorted(ACTIVATIONS)}")
+    if cfg.split not in DATASETS[cfg.dataset].splits:
+        raise ValueError(f"split={cfg.split!r}: {cfg.dataset} has the splits {DATASETS[cfg.dataset].splits}")
 
 def _parse_value(key: str, v):
     "A command-line value read by the field's type: text stays text; numbers, flags and null are parsed."
@@ -160,8 +186,13 @@ def make_config(recipe: str | None = None, yaml_file=None, overrides=None, base:
         if recipe not in RECIPES: raise ValueError(f"Unknown recipe {recipe!r}. Known recipes: {', '.join(RECIPES)}")
         d.update(RECIPES[recipe])
     if yaml_file is not None:
-        try: d.update(yaml.safe_load(Path(yaml_file).read_text()) or {})
-        except (OSError, yaml.YAMLError) as e: raise ValueError(f"could not read config file {yaml_file}: {e}") from e
+        try: y = yaml.safe_load(Path(yaml_file).read_text()) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+            raise ValueError(f"could not read config file {yaml_file}: {str(e).splitlines()[0]}") from None
+        if not isinstance(y, dict):
+            raise ValueError(f"config file {yaml_file} must hold a mapping of Config keys (key: value lines), "
+                             f"not a {type(y).__name__}")
+        d.update(y)
     for o in overrides or []:
         if isinstance(o, str):
             if '=' not in o: raise ValueError(f"Override {o!r} is not of the form key=value")
@@ -235,6 +266,7 @@ class Trainer:
         if images.ndim != 4 or images.shape[1:] != (cfg.in_channels, 32, 32):
             raise ValueError(f"{cfg.dataset} images must be N×{cfg.in_channels}×32×32 for this model, "
                              f"got {tuple(images.shape)}")
+        self.data_fingerprint = data_fingerprint(images)      # a resume checks it trains on these very images
         self.data = BatchSource(images, cfg.batch_size, self.device, seed=cfg.seed, rank=self.rank,
                                 world_size=self.world)
         self.noise_gen = torch.Generator(device=self.device); self.noise_gen.manual_seed(cfg.seed + 1)
@@ -353,6 +385,7 @@ def state_dict(self: Trainer):
                 settings=self.settings, model_config=self.model.config if isinstance(self.model, EnergyNet) else None,
                 model=self.model.state_dict(), ema=None if self.ema is None else self.ema.state_dict(),
                 opt=self.opt.state_dict(), sched=self.sched.state_dict(), data=self.data.state_dict(),
+                data_fingerprint=self.data_fingerprint,
                 noise_gen=self.noise_gen.get_state(), torch_rng=torch.get_rng_state(), cuda_rng=cuda_rng,
                 version=msdsm.__version__, git=git_commit(), torch_version=str(torch.__version__), time=time.time())
 
@@ -365,6 +398,11 @@ def load_state_dict(self: Trainer, ck):
         diff = {k: (theirs[k], mine[k]) for k in mine if mine[k] != theirs.get(k)}
         raise CheckpointError("Checkpoint is for a different model: " +
                               ', '.join(f"{k}: checkpoint {a!r} vs config {b!r}" for k, (a, b) in diff.items()))
+    theirs = ck.get('data_fingerprint')
+    if theirs is not None and theirs != self.data_fingerprint:
+        raise CheckpointError(f"the images differ from those this run was trained on (fingerprint {self.data_fingerprint}"
+                              f" vs {theirs} in the checkpoint): resuming would continue on other data. Point data_dir "
+                              f"at the original images, or start a new run")
     self.model.load_state_dict(ck['model'])
     if self.ema is not None and ck.get('ema') is not None: self.ema.load_state_dict(ck['ema'])
     self.opt.load_state_dict(ck['opt']); self.sched.load_state_dict(ck['sched'])
@@ -385,7 +423,9 @@ def save_checkpoint(self: Trainer):
     "Check for non-finite state, then write checkpoint `ckpt-<step>.pt` atomically (rank 0) and prune old ones."
     self.check_finite()
     if self.rank != 0: return None
-    path = atomic_save(self.state_dict(), self.run_dir / 'checkpoints' / f'ckpt-{self.step:08d}.pt')
+    intact = (f"the previous checkpoint {self.last_ckpt} is intact" if self.last_ckpt else
+              "no checkpoint of this run has been written yet")
+    path = atomic_save(self.state_dict(), self.run_dir / 'checkpoints' / f'ckpt-{self.step:08d}.pt', intact)
     for old in list_checkpoints(self.run_dir)[:-self.cfg.keep_ckpts]: old.unlink()
     self.last_ckpt = path
     return path
@@ -395,6 +435,9 @@ def resume(cls: Trainer, run_dir, overrides=None, images=None):
     "A Trainer restored from the newest readable checkpoint of `run_dir`; `overrides` may extend or re-schedule it."
     path, ck = latest_checkpoint(run_dir)
     cfg = make_config(base=ck['config'], overrides=overrides)
+    if cfg.out_dir != ck['config'].get('out_dir') and Path(cfg.out_dir).resolve() != Path(run_dir).resolve():
+        raise ValueError(f"out_dir cannot change when resuming: the run continues in {run_dir}. To continue it "
+                         f"elsewhere, copy the folder there and resume the copy")
     changed = {k: v for k, v in asdict(cfg).items() if ck['config'].get(k) != v and k != 'out_dir'}
     refused = sorted(set(changed) - set(RESUME_OVERRIDES))
     if refused:
@@ -460,47 +503,58 @@ class TrainingInterrupted(KeyboardInterrupt):
         self.signum, self.checkpoint, self.exit_code = signum, checkpoint, 128 + signum
         super().__init__(f"{signal.Signals(signum).name} at a step boundary; checkpoint {checkpoint}")
 
-def _alive(pid: int) -> bool:
-    try: os.kill(pid, 0)
-    except ProcessLookupError: return False
-    except PermissionError: return True
-    return True
+def _lock_owner(path: Path, wait: float = 1.0) -> dict:
+    "Who holds `path` (pid, host, start): its holder writes that right after locking, so an empty file is waited for."
+    t0 = time.monotonic()
+    while True:
+        try: owner = json.loads(path.read_text())
+        except (OSError, ValueError): owner = {}
+        if owner or time.monotonic() - t0 > wait: return owner if isinstance(owner, dict) else {}
+        time.sleep(0.02)
 
 class RunLock:
-    "`with RunLock(run_dir):` — refuses a second live run in the same folder; takes over stale locks (dead pid)."
+    """`with RunLock(run_dir):` — one live run per folder. The lock is the kernel's `flock` on `run.lock`: taking it
+    is atomic, and it is released when its process ends however it ends, so a lock can never go stale."""
     def __init__(self, run_dir, enabled: bool = True):
-        self.path, self.enabled, self.held = Path(run_dir) / 'run.lock', enabled, False
+        self.path, self.enabled, self.fd = Path(run_dir) / 'run.lock', enabled, None
     def __enter__(self):
         if not self.enabled: return self
         me = dict(pid=os.getpid(), host=socket.gethostname(), started=time.strftime('%Y-%m-%d %H:%M:%S'),
                   argv=sys.argv[:6])
-        for _ in range(2):
-            try:
-                fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-                with os.fdopen(fd, 'w') as f: json.dump(me, f)
-                self.held = True; return self
-            except FileExistsError:
-                try: owner = json.loads(self.path.read_text())
-                except (OSError, ValueError): owner = {}
-                if owner.get('host') == me['host'] and owner.get('pid') and _alive(owner['pid']):
-                    raise RunFolderError(f"{self.path.parent} is in use by another run (pid {owner['pid']} on "
-                                         f"{owner['host']}, started {owner.get('started')}). Wait for it to finish "
-                                         f"or use another out_dir.") from None
-                if owner.get('host') not in (None, me['host']):
-                    raise RunFolderError(f"{self.path.parent} is locked by a run on host {owner['host']} (pid "
-                                         f"{owner.get('pid')}); if that run is gone, delete {self.path}.") from None
-                warnings.warn(f"removing a stale lock {self.path} (pid {owner.get('pid')} is gone)")
-                self.path.unlink(missing_ok=True)
-        raise RunFolderError(f"could not lock {self.path}")
+        while True:
+            fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+            try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd); owner = _lock_owner(self.path)
+                raise RunFolderError(f"{self.path.parent} is in use by another run (pid {owner.get('pid', '?')} on "
+                                     f"{owner.get('host', '?')}, started {owner.get('started', '?')}). Wait for it to "
+                                     f"finish or use another out_dir.") from None
+            try: same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError: same = False
+            if same: break
+            os.close(fd)             # the holder removed the file as we opened it: lock the new one instead
+        old = _lock_owner(self.path, wait=0)
+        if old.get('host') not in (None, me['host']):
+            os.close(fd)
+            raise RunFolderError(f"{self.path.parent} is locked by a run on host {old['host']} (pid {old.get('pid')}); "
+                                 f"if that run is gone, delete {self.path}.")
+        if old.get('pid'): warnings.warn(f"taking over a stale lock {self.path} (pid {old['pid']} is gone)")
+        os.ftruncate(fd, 0); os.write(fd, json.dumps(me).encode()); os.fsync(fd)
+        self.fd = fd
+        return self
     def __exit__(self, *exc):
-        if self.held: self.path.unlink(missing_ok=True); self.held = False
+        if self.fd is not None:
+            self.path.unlink(missing_ok=True); os.close(self.fd); self.fd = None
 
 class StopSignals:
-    "`with StopSignals() as stop:` — SIGINT/SIGTERM set `stop.signum` instead of interrupting; a second one raises."
-    def __init__(self): self.signum, self.old = None, {}
+    "`with StopSignals() as stop:` — SIGINT/SIGTERM, any number of them, set `stop.signum` (the first) and interrupt nothing."
+    def __init__(self): self.signum, self.count, self.old = None, 0, {}
     def _handler(self, signum, frame):
-        if self.signum is not None: raise KeyboardInterrupt(f"second {signal.Signals(signum).name}: stopping now")
-        self.signum = signum
+        self.count += 1
+        if self.signum is None: self.signum = signum
+        elif self.count == 2:      # os.write: a handler may run while tqdm is inside a write to stderr
+            os.write(2, f"\n{signal.Signals(signum).name} again: still stopping at the step boundary to write the "
+                        f"checkpoint (SIGKILL would lose the steps since the last one)\n".encode())
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
             for s in (signal.SIGINT, signal.SIGTERM): self.old[s] = signal.signal(s, self._handler)
@@ -522,7 +576,10 @@ def _claim_folder(self: Trainer, overwrite: bool):
         for name in ('log.jsonl', 'checkpoints', 'samples', 'energy'):
             p = self.run_dir / name
             shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
-    (self.run_dir / 'config.yaml').write_text(yaml.safe_dump(resolved_config(self.cfg, self.settings), sort_keys=False))
+    for d in (self.run_dir, self.run_dir / 'checkpoints', self.run_dir / 'energy'):   # what killed writers left
+        if d.is_dir(): remove_stale_temps(d)
+    text = yaml.safe_dump(resolved_config(self.cfg, self.settings), sort_keys=False).encode()
+    atomic_write(self.run_dir / 'config.yaml', lambda f: f.write(text))
     if self.resumed: self._log(dict(event='resume', step=self.step, checkpoint=str(self.last_ckpt),
                                     overrides=getattr(self, 'resume_overrides', {}), time=time.time()))
 
@@ -549,6 +606,7 @@ def fit(self: Trainer, overwrite: bool = False):
     if self.rank == 0: self.run_dir.mkdir(parents=True, exist_ok=True)
     with RunLock(self.run_dir, enabled=self.rank == 0), StopSignals() as stop:
         if self.rank == 0: self._claim_folder(overwrite)
+        if stop.signum: self._stop(stop.signum, None)             # a signal during start-up: no step taken
         bar = tqdm(total=cfg.iterations, initial=self.step, disable=not cfg.progress or self.rank != 0, desc='MDSM',
                    dynamic_ncols=True)
         since = (time.perf_counter(), self.step)
@@ -569,14 +627,24 @@ def fit(self: Trainer, overwrite: bool = False):
                 flag = torch.tensor([signum or 0], device=self.device); dist.all_reduce(flag, dist.ReduceOp.MAX)
                 signum = int(flag) or None
             elif self.world > 1: signum = None
-            if signum:
-                bar.close(); path = self.save_checkpoint()
-                print(f"\n{signal.Signals(signum).name}: stopped after step {self.step}; checkpoint {path}. "
-                      f"Continue with: msdsm train --resume {self.run_dir}", file=sys.stderr)
-                raise TrainingInterrupted(signum, path)
+            if signum: self._stop(signum, bar)
         bar.close()
         self._finish()
     return self
+
+@patch
+def _stop(self: Trainer, signum: int, bar):
+    "End the run at this step boundary: a checkpoint of this step (unless one exists), how to resume, the exit status."
+    name = signal.Signals(signum).name
+    if bar is None:                          # before the first step of this process
+        where = f"; its checkpoint {self.last_ckpt} is unchanged" if self.last_ckpt else ": nothing was trained"
+        print(f"\n{name} during start-up: stopped before the first step{where}", file=sys.stderr)
+        raise TrainingInterrupted(signum, self.last_ckpt)
+    bar.close()
+    path = self.last_ckpt if self.last_ckpt and self.last_ckpt.name == f'ckpt-{self.step:08d}.pt' else self.save_checkpoint()
+    print(f"\n{name}: stopped after step {self.step}; checkpoint {path}. "
+          f"Continue with: msdsm train --resume {self.run_dir}", file=sys.stderr)
+    raise TrainingInterrupted(signum, path)
 
 # %% ../nbs/07_train.ipynb #3e9de651
 def read_log(run_dir) -> list:

@@ -1,7 +1,8 @@
 """Bad input, table-driven: each case is one real `msdsm` command that must end with exit status 2 (1 for a run that
 failed), one line on stderr naming what was wrong, no traceback — and must leave what was there untouched."""
-import hashlib, json, os, shutil
+import gzip, hashlib, json, os, pickle, shutil, struct, zlib
 from pathlib import Path
+import numpy as np
 import pytest, torch
 from conftest import run, MSDSM, needs_fmnist, ROOT
 
@@ -47,10 +48,53 @@ def _cases(tmp: Path, done: Path):
     evil_run = tmp / 'evil_run'; (evil_run / 'checkpoints').mkdir(parents=True)
     shutil.copy(tmp / 'evil.pt', evil_run / 'checkpoints' / 'ckpt-00000005.pt')
     empty_log = tmp / 'empty_log'; empty_log.mkdir(); (empty_log / 'log.jsonl').write_text('{"step": 1, "lo')
+    # data files that would run code, or are damaged
+    cifar = tmp / 'cifar' / 'cifar-10-batches-py'; cifar.mkdir(parents=True)
+    for n in [f'data_batch_{i}' for i in range(1, 6)] + ['test_batch']:
+        with open(cifar / n, 'wb') as f: pickle.dump({'data': _Exploit(), 'labels': [0]}, f)
+    (tmp / 'empty_dir').mkdir()
+    idx = {}
+    for name, data in [('dtype', bytes([0, 0, 0x42, 3, 0, 0, 0, 1, 0, 0, 0, 28, 0, 0, 0, 28]) + bytes(784)),
+                       ('header', bytes([0, 0, 8, 3, 0, 0, 0])), ('gz', None)]:
+        d = tmp / f'idx_{name}'; d.mkdir(); idx[name] = d
+        labels = bytes([0, 0, 8, 1]) + struct.pack('>I', 1) + bytes(1)
+        gzip.open(d / 'train-labels-idx1-ubyte.gz', 'wb').write(labels)
+        img = data if data is not None else bytes([0, 0, 8, 3]) + struct.pack('>III', 1, 28, 28) + bytes(784)
+        raw = gzip.compress(img)
+        (d / 'train-images-idx3-ubyte.gz').write_bytes(raw[:len(raw) // 2] if data is None else gzip.compress(img))
+    other = tmp / 'other_fmnist'; other.mkdir()                       # valid IDX files, other images
+    gzip.open(other / 'train-images-idx3-ubyte.gz', 'wb').write(bytes([0, 0, 8, 3]) + struct.pack('>III', 64, 28, 28)
+                                                             + np.random.default_rng(0).integers(0, 256, 64 * 784, dtype=np.uint8).tobytes())
+    gzip.open(other / 'train-labels-idx1-ubyte.gz', 'wb').write(bytes([0, 0, 8, 1]) + struct.pack('>I', 64) + bytes(64))
+    # model folders with a damaged energy.json or damaged weights
+    def model_copy(name, edit=None, meta=None):
+        d = tmp / name; shutil.copytree(MODEL, d)
+        if meta is not None: (d / 'energy.json').write_text(meta)
+        elif edit is not None:
+            m = json.loads((d / 'energy.json').read_text()); edit(m); (d / 'energy.json').write_text(json.dumps(m))
+        return d
+    extra_key = model_copy('extra_key', lambda m: m['model'].update(depth=3))
+    listed = model_copy('listed', meta='[1, 2]')
+    badjson = model_copy('badjson', meta='{"model": ')
+    strfiles = model_copy('strfiles', lambda m: m.update(files='energy-00001-of-00002.safetensors'))
+    escape = model_copy('escape', lambda m: m.update(files=['../../x.safetensors']))
+    i32 = tmp / 'i32'; i32.mkdir()
+    from safetensors.torch import save_file
+    from msdsm.energy import res12
+    net = res12(1, 8); save_file({k: v.to(torch.int32) for k, v in net.state_dict().items()}, str(i32 / 'energy.safetensors'))
+    (i32 / 'energy.json').write_text(json.dumps(dict(model=net.config, files=['energy.safetensors'])))
+    # configs and sample files of the wrong shape
+    (tmp / 'list.yaml').write_text('- lr: 1\n'); (tmp / 'scalar.yaml').write_text('42\n')
+    torch.save({'samples': [1, 2, 3]}, tmp / 'list.pt'); torch.save(torch.zeros(0, 1, 32, 32), tmp / 'empty.pt')
+    bomb = tmp / 'bomb'; bomb.mkdir()
+    def chunk(kind, data): return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
+    (bomb / 'big.png').write_bytes(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', 20000, 20000, 8, 0, 0, 0, 0))
+                                   + chunk(b'IDAT', zlib.compress(bytes(200))) + chunk(b'IEND', b''))
+    newest = sorted((done / 'checkpoints').glob('*.pt'))[-1]
     return [
         ('non-integer batch size', ['train', *TINY, 'batch_size=abc', f'out_dir={tmp}/r1'], "batch_size='abc': expected an integer", 2, []),
         ('out_dir is a file', ['train', *TINY, 'iterations=2', f'out_dir={tmp}/afile'], 'exists and is not a folder', 2, [tmp / 'afile']),
-        ('unwritable out_dir', ['train', *TINY, 'iterations=2', 'out_dir=/sys/msdsm-run'], 'cannot write /sys/msdsm-run', 2, []),
+        ('unwritable out_dir', ['train', *TINY, 'iterations=2', 'out_dir=/sys/msdsm-run'], 'cannot read or write /sys/msdsm-run', 2, []),
         ('new run into a finished run', ['train', *TINY, 'iterations=2', f'out_dir={done}'], 'already holds another run', 2, [done]),
         ('resume changing the model', ['train', '--resume', done, 'width=16'], 'cannot change width', 2, [done]),
         ('resume with a recipe', ['train', '--resume', done, '--recipe', 'fmnist-paper'], 'drop --recipe', 2, [done]),
@@ -68,6 +112,34 @@ def _cases(tmp: Path, done: Path):
         ('evaluate a text file named x.png', ['evaluate', tmp / 'imgs'], 'x.png is not a readable image', 2, []),
         ('evaluate an unsafe file', ['evaluate', tmp / 'evil.pt'], 'refused to load', 2, [tmp / 'evil.pt']),
         ('plot an empty log', ['plot', empty_log], 'has no training records', 2, []),
+        ('CIFAR-10 batch with a payload (train)', ['train', '--data-dir', tmp / 'cifar', '--recipe', 'cifar10-paper', 'width=8', 'batch_size=8', 'device=cpu', f'out_dir={tmp}/c1'], 'asks to run posix.system', 2, []),
+        ('CIFAR-10 batch with a payload (evaluate)', ['evaluate', tmp / 'pm1.pt', '--rescale', '--reference', 'cifar10:test', '--datasets-root', tmp / 'cifar'], 'asks to run posix.system', 2, []),
+        ('metrics JSON over a checkpoint', ['evaluate', tmp / 'pm1.pt', '--rescale', '--json', newest, '--force'], 'refusing to write', 2, [newest]),
+        ('metrics JSON over a file', ['evaluate', tmp / 'pm1.pt', '--rescale', '--json', tmp / 'exists.png'], '--force', 2, [tmp / 'exists.png']),
+        ('empty --data-dir', ['train', '--data-dir', tmp / 'empty_dir', *TINY, f'out_dir={tmp}/e1'], 'no other place is searched', 2, []),
+        ('resume on other data', ['train', '--resume', done, '--data-dir', other], 'the images differ', 2, [done]),
+        ('resume moving out_dir', ['train', '--resume', done, f'out_dir={tmp}/elsewhere'], 'out_dir cannot change', 2, [done]),
+        ('IDX with an unknown type byte', ['train', '--data-dir', idx['dtype'], *TINY, f'out_dir={tmp}/i1'], 'unknown type byte', 2, []),
+        ('IDX cut inside its header', ['train', '--data-dir', idx['header'], *TINY, f'out_dir={tmp}/i2'], 'truncated inside its header', 2, []),
+        ('IDX .gz cut short', ['train', '--data-dir', idx['gz'], *TINY, f'out_dir={tmp}/i3'], 'not a complete gzip file', 2, []),
+        ('negative lr_min', ['train', *TINY, 'lr_min=-1e-6', f'out_dir={tmp}/l1'], 'lr_min=-1e-06 is out of range', 2, []),
+        ('sigma_min above sigma_max', ['train', *TINY, 'sigma_min=5', f'out_dir={tmp}/l2'], 'must be below sigma_max', 2, []),
+        ('config YAML is a list', ['train', '--config', tmp / 'list.yaml'], 'must hold a mapping', 2, []),
+        ('config YAML is a scalar', ['train', '--config', tmp / 'scalar.yaml'], 'must hold a mapping', 2, []),
+        ('energy.json with an extra key', ['sample', extra_key, '--n', '1', '--out', f'{tmp}/s.png'], 'found [\'depth\']', 2, []),
+        ('energy.json is a list', ['sample', listed, '--n', '1', '--out', f'{tmp}/s.png'], 'must hold a JSON object', 2, []),
+        ('energy.json is not JSON', ['sample', badjson, '--n', '1', '--out', f'{tmp}/s.png'], 'energy.json is not valid JSON', 2, []),
+        ('energy.json files is a string', ['sample', strfiles, '--n', '1', '--out', f'{tmp}/s.png'], "'files' must be a list", 2, []),
+        ('energy.json files outside the folder', ['sample', escape, '--n', '1', '--out', f'{tmp}/s.png'], "'files' must be a list", 2, []),
+        ('I32 weights', ['sample', i32, '--n', '1', '--out', f'{tmp}/s.png'], 'stored as torch.int32', 2, []),
+        ('profile outside the output folder', ['reproduce', '--profile', '../../somewhere', '--out-dir', tmp / 'o'], 'is not a profile name', 2, []),
+        ('samples are a list', ['evaluate', tmp / 'list.pt'], 'not a tensor of images', 2, []),
+        ('samples are empty', ['evaluate', tmp / 'empty.pt'], 'non-empty', 2, []),
+        ('20000×20000 PNG', ['evaluate', bomb], 'declares more pixels than msdsm reads', 2, []),
+        ('negative bootstrap', ['evaluate', tmp / 'pm1.pt', '--bootstrap', '-5'], '--bootstrap must be at least 0', 2, []),
+        ('grid of zero images', ['sample', MODEL, '--grid', '0', '--out', f'{tmp}/s.png'], '--grid must be at least 1', 2, []),
+        ('negative step size', ['sample', MODEL, '--step-size', '-0.02', '--out', f'{tmp}/s.png'], '--step-size must be in (0, inf)', 2, []),
+        ('bench of an unknown kind', ['bench', '--only', 'foo'], "invalid choice: 'foo'", 2, []),
         ('diverging run, no checkpoint yet', ['train', *TINY, 'lr=1e10', 'iterations=40', f'out_dir={tmp}/nan'], 'nothing to resume', 1, []),
     ]
 
@@ -78,7 +150,7 @@ def test_bad_inputs(tmp_path, finished_run):
     failures = []
     for name, args, text, code, keep in _cases(tmp_path, finished_run):
         before = {p: digest(p) for p in keep}
-        p = run(*MSDSM, *args, check=False, timeout=300)
+        p = run(*MSDSM, *args, check=False, timeout=300, env={'MSDSM_DATA': str(tmp_path / 'cifar')})
         err = p.stderr.strip().splitlines()
         line = next((l for l in err if l.startswith('msdsm ')), '')
         ok = (p.returncode == code and text in line and 'Traceback' not in p.stderr and
@@ -122,7 +194,7 @@ def test_disk_full_during_checkpoint(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(io.torch, 'save', full_disk)
     with pytest.raises(SystemExit) as e: cli.main(args)
     err = capsys.readouterr().err
-    assert e.value.code == 2 and 'ckpt-00000004.pt' in err and 'No space left' in err and 'intact' in err
+    assert e.value.code == 2 and 'ckpt-00000004.pt' in err and 'no space left' in err and 'ckpt-00000002.pt is intact' in err
     monkeypatch.undo()
     assert io.load_checkpoint(tmp_path / 'r' / 'checkpoints' / 'ckpt-00000002.pt')['step'] == 2
     assert sorted(p.name for p in (tmp_path / 'r' / 'checkpoints').iterdir()) == ['ckpt-00000002.pt']

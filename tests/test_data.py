@@ -71,7 +71,9 @@ def test_offline_error_names_places(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(DataNotFoundError) as e: load_images('svhn', 'train', root=tmp_path / 'nowhere', download=False)
     msg = str(e.value)
-    for s in ('nowhere', 'MSDSM_DATA', './data', 'train_32x32.mat', '--data-dir'): assert s in msg
+    for s in ('nowhere', 'no other place is searched when one is named', 'MSDSM_DATA', 'train_32x32.mat', '--data-dir'): assert s in msg
+    with pytest.raises(DataNotFoundError) as e: load_images('svhn', 'train', download=False)   # no folder named
+    assert './data' in str(e.value)
 
 def test_batch_source_epochs_and_seeds():
     imgs = torch.arange(100, dtype=torch.uint8).view(100, 1, 1, 1)
