@@ -15,6 +15,7 @@ FMNIST := /usr/share/datasets/fashion-mnist
 # Debian's packages: the data set, and the browser the JupyterLab test drives
 APT_PACKAGES := dataset-fashion-mnist chromium
 GPU_KIT := .gpu-kit
+CARD := models/fmnist-paper/MODEL_CARD.md
 
 .PHONY: setup data test reproduce check-export check-clean nbtest pytest readme notebooks lab gpu-kit gpu-carry clean-venv
 
@@ -48,13 +49,15 @@ readme: setup
 	@{ echo "<!-- generated from nbs/index.ipynb by \`make readme\`: edit the notebook, not this file -->"; \
 	  $(BIN)/jupyter nbconvert --to markdown --execute --no-input --stdout nbs/index.ipynb 2>/dev/null; } > README.md.tmp \
 	  && mv README.md.tmp README.md || { rm -f README.md.tmp; echo "ERROR: executing nbs/index.ipynb failed"; exit 1; }
+	@$(BIN)/python -c "from msdsm.reproduce import model_card; open('$(CARD)', 'w').write(model_card())"
 
 # The library must be exactly what the notebooks export, and README.md what index.ipynb says.
 check-export: setup
-	@rm -rf .check-export && mkdir .check-export && cp -r msdsm README.md .check-export/
+	@rm -rf .check-export && mkdir .check-export && cp -r msdsm README.md $(CARD) .check-export/
 	@$(BIN)/nbdev-export && $(MAKE) -s readme
-	@if ! diff -r -q -x __pycache__ .check-export/msdsm msdsm || ! diff -q .check-export/README.md README.md; then rm -rf .check-export; \
-	  echo "ERROR: msdsm/ or README.md differed from what nbs/ export (files above). Both have now been regenerated:"; \
+	@if ! diff -r -q -x __pycache__ .check-export/msdsm msdsm || ! diff -q .check-export/README.md README.md || \
+	  ! diff -q .check-export/MODEL_CARD.md $(CARD); then rm -rf .check-export; \
+	  echo "ERROR: msdsm/, README.md or the model card differed from what nbs/ and results/ give (files above). All have now been regenerated:"; \
 	  echo "       run nbdev-export (and make readme) after editing notebooks, and commit them with nbs/."; exit 1; fi
 	@rm -rf .check-export; echo "ok: msdsm/ and README.md equal the notebooks' export"
 

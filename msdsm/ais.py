@@ -23,7 +23,8 @@ def beta_schedule(n: int, kind: str = 'sigmoid', sharpness: float = 4.0, start: 
     if n < 1: raise ValueError("need at least one intermediate step")
     if kind == 'linear': b = torch.linspace(0, 1, n + 1, dtype=torch.float64)
     elif kind == 'geometric':
-        b = torch.logspace(math.log10(start), 0, n, dtype=torch.float64)
+        b = (torch.logspace(math.log10(start), 0, n, dtype=torch.float64) if n > 1 else
+             torch.ones(1, dtype=torch.float64))             # n = 1: straight to the target
         b = torch.cat([torch.zeros(1, dtype=torch.float64), b])
     elif kind == 'sigmoid':
         s = torch.sigmoid(torch.linspace(-sharpness, sharpness, n + 1, dtype=torch.float64))

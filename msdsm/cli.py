@@ -188,7 +188,7 @@ def _interrupt_now(signum, frame): raise Interrupted(signum)
 
 def _install_signals() -> dict:
     "Both signals end a command with one line and 128 + signum — also while it is still importing torch."
-    import threading                         # a notebook kernel keeps its own handlers; only the main thread may set any
+    import threading            # a notebook kernel keeps its own handlers; only the main thread may set any
     if sys.modules.get('ipykernel') is not None or threading.current_thread() is not threading.main_thread(): return {}
     return {s: signal.signal(s, _interrupt_now) for s in (signal.SIGINT, signal.SIGTERM)}
 
@@ -216,7 +216,8 @@ def _main(argv):
         print(f"msdsm {a.cmd}: error: {e}", file=sys.stderr); raise SystemExit(2)
     except OSError as e:                       # read-only or full file system, permissions, unreadable files
         where = f" {e.filename}" if getattr(e, 'filename', None) else ''
-        print(f"msdsm {a.cmd}: error: cannot read or write{where}: {e.strerror or e}", file=sys.stderr); raise SystemExit(2)
+        print(f"msdsm {a.cmd}: error: cannot read or write{where}: {e.strerror or e}", file=sys.stderr)
+        raise SystemExit(2)
     except (NonFiniteError, RuntimeError) as e:
         print(f"msdsm {a.cmd}: failed: {e}", file=sys.stderr); raise SystemExit(1)
 

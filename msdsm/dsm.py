@@ -129,8 +129,9 @@ def train_vector_energy(data: torch.Tensor, sigma_min: float, sigma_max: float, 
     return m.eval()
 
 def score_error_by_distance(model, data: torch.Tensor, sigma0: float, rho_over_sqrt_d, n_queries: int = 256,
-                            seed: int = 1):
-    "Median relative score error ‖s_θ − s*‖/‖s*‖ of queries at each distance ρ from data points (ρ given as ρ/√d)."
+                            seed: int = 1, per_query: bool = False):
+    """Median relative score error ‖s_θ − s*‖/‖s*‖ of queries at each distance ρ from data points (ρ given as ρ/√d);
+    with `per_query`, every query's error (a tensor per distance) instead of the medians."""
     g = torch.Generator().manual_seed(seed)
     N, d = data.shape
     out = []
@@ -141,5 +142,5 @@ def score_error_by_distance(model, data: torch.Tensor, sigma0: float, rho_over_s
         s_true = parzen_score(q, data, sigma0).float()
         s_model = score(model, q)
         err = (s_model - s_true).norm(dim=1) / s_true.norm(dim=1).clamp_min(1e-12)
-        out.append(err.median().item())
+        out.append(err if per_query else err.median().item())
     return out

@@ -59,7 +59,8 @@ def write_failure(path, e, intact: str | None = None) -> WriteError:
     path = Path(path)
     try: full = shutil.disk_usage(path.parent).free < 2 ** 20
     except OSError: full = False
-    full = full or getattr(e, 'errno', None) == errno.ENOSPC or 'No space left' in str(e) or 'file write failed' in str(e)
+    full = (full or getattr(e, 'errno', None) == errno.ENOSPC or 'No space left' in str(e)
+            or 'file write failed' in str(e))
     why = (f"no space left on the device holding {path.parent}" if full else
            (getattr(e, 'strerror', None) or str(e).splitlines()[0][:160] or type(e).__name__))
     intact = intact or (f"the previous {path.name} is intact" if path.exists() else "nothing was written")
@@ -105,12 +106,13 @@ def _alive(pid: int) -> bool:
     return True
 
 def refuse_overwrite(path, force: bool = False, what: str = 'file') -> Path:
-    "Check that writing `path` loses nothing: never a training checkpoint or a model file, anything else only if `force`."
+    "Check that writing `path` loses nothing: never over a checkpoint or model, over other files only if `force`."
     path = Path(path)
     if path.is_dir(): raise ValueError(f"{path} is a folder: name a file to write the {what} to")
     if not path.exists(): return path
     if path.suffix in ('.pt', '.safetensors') or path.name == 'energy.json' or path.parent.name == 'checkpoints':
-        try: is_model = path.suffix != '.pt' or (isinstance(ck := safe_load(path), dict) and ck.get('format') == CKPT_FORMAT)
+        try: is_model = (path.suffix != '.pt' or
+                         (isinstance(ck := safe_load(path), dict) and ck.get('format') == CKPT_FORMAT))
         except CheckpointError: is_model = False
         if is_model or path.parent.name == 'checkpoints':
             raise ValueError(f"{path} is a training checkpoint or model file: refusing to write the {what} over it; "
@@ -197,7 +199,7 @@ def save_energy(model: EnergyNet, folder, meta: dict | None = None, dtype=None, 
 _ARCH_KEYS = set(inspect.signature(EnergyNet).parameters)
 
 def _read_model_json(f: Path) -> dict:
-    "`energy.json`, checked: a dict whose `model` names only architecture arguments and whose `files` are names in its folder."
+    "`energy.json`, checked: a dict whose `model` holds architecture arguments only, whose `files` lie in its folder."
     try: meta = json.loads(f.read_text())
     except (ValueError, UnicodeDecodeError) as e: raise CheckpointError(f"{f} is not valid JSON ({e})") from None
     if not isinstance(meta, dict): raise CheckpointError(f"{f} must hold a JSON object, not a {type(meta).__name__}")
@@ -266,7 +268,8 @@ def load_energy(path, device='cpu', which: str = 'ema', dtype=torch.float32, **m
     elif path.is_dir() or path.suffix == '.safetensors': kw, sd = _safetensors_weights(path, model_kwargs_)
     else: raise ValueError(f"{path}: not a model file (expected .safetensors, .pt or a folder)")
     try: model = build_energy(**kw)
-    except (TypeError, ValueError) as e: raise CheckpointError(f"{path}: its architecture {kw} cannot be built ({e})") from None
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: its architecture {kw} cannot be built ({e})") from None
     sd = _strip_prefixes(sd)
     _check_weights(model, sd, path)
     try: model.load_state_dict({k: v.to(dtype) if v.is_floating_point() else v for k, v in sd.items()})
@@ -302,7 +305,8 @@ def read_image(f) -> 'np.ndarray':
         raise ValueError(f"{f} declares more pixels than msdsm reads ({MAX_PIXELS:,}): a decompression bomb or a very "
                          f"large image; resize it first") from None
     except (UnidentifiedImageError, OSError) as e:
-        raise ValueError(f"{f} is not a readable image ({type(e).__name__}: {str(e)[:100]}); remove it or fix it") from None
+        raise ValueError(f"{f} is not a readable image ({type(e).__name__}: {str(e)[:100]}); remove or fix "
+                         f"it") from None
 
 def _read_images(folder: Path) -> torch.Tensor:
     import numpy as np
@@ -317,7 +321,8 @@ def _check_samples(x, path) -> torch.Tensor:
     "Samples are a non-empty N×C×H×W tensor of uint8 or finite floats, C 1 or 3."
     if not torch.is_tensor(x): raise ValueError(f"{path}: the samples are a {type(x).__name__}, not a tensor of images")
     if x.ndim != 4 or x.shape[1] not in (1, 3) or x.numel() == 0:
-        raise ValueError(f"{path}: samples must be a non-empty N×C×H×W tensor with C = 1 or 3, got shape {tuple(x.shape)}")
+        raise ValueError(f"{path}: samples must be a non-empty N×C×H×W tensor with C = 1 or 3, got "
+                         f"shape {tuple(x.shape)}")
     if not (x.dtype == torch.uint8 or x.is_floating_point()):
         raise ValueError(f"{path}: samples must be uint8 or floating point, got {x.dtype}")
     if x.is_floating_point() and not torch.isfinite(x).all():
@@ -332,6 +337,7 @@ def load_samples(path) -> torch.Tensor:
     if isinstance(obj, dict):
         k = next((k for k in ('samples_uint8', 'samples') if k in obj), None)
         if k is None:
-            raise ValueError(f"{path} holds a dict without 'samples' or 'samples_uint8' (keys: {', '.join(map(str, obj))})")
+            raise ValueError(f"{path} holds a dict without 'samples' or 'samples_uint8' "
+                             f"(keys: {', '.join(map(str, obj))})")
         obj = obj[k]
     return _check_samples(obj, path)

@@ -197,7 +197,7 @@ def mala_step(energy, x: torch.Tensor, temperature=1.0, step_size: float = 0.02,
 def inpaint(energy, x_observed: torch.Tensor, mask: torch.Tensor, temperatures, step_size: float = 0.02,
             generator=None, init: torch.Tensor | None = None, snapshot_every: int | None = None,
             progress: bool = True, sigma0: float | None = 0.1) -> LangevinResult:
-    "Annealed-Langevin completion of the pixels where `mask` is 1; observed pixels are returned bit-identical."
+    "Annealed Langevin on the pixels where `mask` is 1, then the jump (unless sigma0=None); observed pixels kept."
     m = mask.to(device=x_observed.device).bool().expand_as(x_observed)
     mf = m.to(x_observed.dtype)
     temps = _as_temps(temperatures, x_observed)

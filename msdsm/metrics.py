@@ -19,7 +19,8 @@ __all__ = ['CLASSIFIER_DIR', 'INCEPTION_WEIGHTS', 'LABELS', 'MIN_SAMPLES', 'METR
            'TensorImages', 'content_hash', 'FMNISTClassifier', 'classifier_path', 'load_classifier',
            'classifier_accuracy', 'train_classifier', 'FMNISTFeatures', 'StandInFeatures', 'PixelFeatures',
            'InceptionWeightsMissing', 'check_range', 'bootstrap_intervals', 'evaluate', 'format_metric',
-           'classifier_summary', 'nearest_neighbours', 'plot_neighbours']
+           'wilson_interval', 'bootstrap_interval', 'trivial_samples', 'classifier_summary', 'nearest_neighbours',
+           'plot_neighbours']
 
 # %% ../nbs/09_metrics.ipynb #81f959d8
 def to_uint8_rgb(x: torch.Tensor) -> torch.Tensor:
@@ -332,26 +333,45 @@ def format_metric(r: dict, k: str) -> str:
     if f'{k}_ci95' in r: txt += f", 95% CI [{scale * r[k + '_ci95'][0]:.4g}, {scale * r[k + '_ci95'][1]:.4g}]"
     return txt + f", n = {r['n_samples']}"
 
+# %% ../nbs/09_metrics.ipynb #50e3e775
+def wilson_interval(k, n, z: float = 1.959964) -> list:
+    "95 % Wilson score interval [lo, hi] of the proportion k/n (k may be an array; n > 0)."
+    k, n = np.asarray(k, dtype=float), float(n)
+    if n <= 0: raise ValueError(f"a proportion needs n > 0, got {n}")
+    p, z2 = k / n, z * z
+    mid, half = (p + z2 / (2 * n)) / (1 + z2 / n), z * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    lo, hi = np.clip(mid - half, 0, 1), np.clip(mid + half, 0, 1)
+    return [lo.tolist(), hi.tolist()]
+
+def bootstrap_interval(values, stat=np.mean, n_boot: int = 1000, seed: int = 0) -> list:
+    "95 % percentile-bootstrap interval [lo, hi] of `stat` over independently drawn `values` (one per unit)."
+    v = np.asarray(values, dtype=float)
+    if len(v) < 2: raise ValueError(f"a bootstrap interval needs at least 2 values, got {len(v)}")
+    g = np.random.default_rng(seed)
+    s = np.array([stat(v[g.integers(0, len(v), len(v))]) for _ in range(n_boot)])
+    return [float(np.percentile(s, 2.5)), float(np.percentile(s, 97.5))]
+
+# %% ../nbs/09_metrics.ipynb #85a74b53
+def trivial_samples(train: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
+    "n images with independent Gaussian pixels of the training set's per-pixel mean and std, clipped to [0, 1]."
+    x = to_float(train) if train.dtype == torch.uint8 else train.float()
+    g = torch.Generator().manual_seed(seed)
+    return (x.mean(0) + x.std(0) * torch.randn((n, *x.shape[1:]), generator=g)).clamp(0, 1)
+
 # %% ../nbs/09_metrics.ipynb #79126271
 @torch.no_grad()
-def classifier_summary(samples: torch.Tensor, n_boot: int = 200, seed: int = 0, threshold: float = 0.9,
-                       device='cpu') -> dict:
-    "Share of samples classified with p ≥ `threshold`, and the predicted-class fractions, with 95 % bootstrap CIs."
+def classifier_summary(samples: torch.Tensor, threshold: float = 0.9, device='cpu') -> dict:
+    "Share of samples classified with p ≥ `threshold`, and the predicted-class fractions, with 95 % Wilson intervals."
     clf = load_classifier(device=device)
     x = to_float(samples) if samples.dtype == torch.uint8 else check_range(samples)
     p = torch.cat([clf(x[i:i + 500].to(device)).softmax(1).cpu() for i in range(0, len(x), 500)])
     conf, cls = p.max(1)
-    g = torch.Generator().manual_seed(seed)
-    idx = torch.randint(0, len(x), (n_boot, len(x)), generator=g)
-    boot_conf = (conf[idx] >= threshold).float().mean(1)
-    boot_cls = F.one_hot(cls[idx], 10).float().mean(1)                      # n_boot × 10
-    q = lambda t: [float(v) for v in torch.quantile(t, torch.tensor([0.025, 0.975]), dim=0)]
-    fr = F.one_hot(cls, 10).float().mean(0)
-    lo, hi = torch.quantile(boot_cls, torch.tensor([0.025, 0.975]), dim=0)
-    return dict(n=len(x), threshold=threshold, confident_fraction=(conf >= threshold).float().mean().item(),
-                confident_fraction_ci95=q(boot_conf), class_fractions=fr.tolist(),
-                class_fractions_ci95=[lo.tolist(), hi.tolist()], min_class_fraction=fr.min().item(),
-                classes=FMNIST_CLASSES, n_bootstrap=n_boot)
+    k_conf, k_cls = int((conf >= threshold).sum()), F.one_hot(cls, 10).sum(0).numpy()
+    fr = k_cls / len(x)
+    return dict(n=len(x), threshold=threshold, confident_fraction=k_conf / len(x),
+                confident_fraction_ci95=wilson_interval(k_conf, len(x)), class_fractions=fr.tolist(),
+                class_fractions_ci95=wilson_interval(k_cls, len(x)), min_class_fraction=float(fr.min()),
+                classes=FMNIST_CLASSES, interval='Wilson')
 
 FMNIST_CLASSES = ['T-shirt/top', 'trouser', 'pullover', 'dress', 'coat', 'sandal', 'shirt', 'sneaker', 'bag',
                   'ankle boot']

@@ -13,9 +13,11 @@ import yaml
 from .core import repo_root, resolve_device
 
 # %% auto #0
-__all__ = ['PAPER_ITEMS', 'project_root', 'list_experiments', 'load_profile', 'experiment_params', 'machine', 'provenance',
-           'Outputs', 'experiment_setup', 'ensure_kernel', 'RunResult', 'run_experiment', 'update_ledger',
-           'ledger_markdown', 'results_table', 'summary_table', 'reproduce']
+__all__ = ['PREVIEW_PROFILES', 'SHIPPED_RUN', 'PAPER_ITEMS', 'project_root', 'list_experiments', 'load_profile',
+           'experiment_params', 'machine', 'provenance', 'Outputs', 'experiment_setup', 'check', 'below_baseline',
+           'format_check', 'status_of', 'honesty_problems', 'model_card', 'ensure_kernel', 'RunResult',
+           'run_experiment', 'update_ledger', 'ledger_markdown', 'results_table', 'total_minutes', 'summary_table',
+           'reproduce']
 
 # %% ../nbs/12_reproduce.ipynb #96c1cf38
 def project_root(root=None) -> Path:
@@ -31,7 +33,7 @@ def list_experiments(root=None) -> list:
     return sorted(p.stem for p in (project_root(root) / 'nbs' / 'experiments').glob('*.ipynb'))
 
 def load_profile(profile: str, root=None) -> dict:
-    "The whole profile YAML (`profiles/<profile>.yaml`); a profile is a plain name, since outputs go to <out>/…/<profile>/."
+    "The whole profile YAML (`profiles/<profile>.yaml`); a plain name, since outputs go to <out>/…/<profile>/."
     folder = project_root(root) / 'profiles'
     known = sorted(p.stem for p in folder.glob('*.yaml'))
     if not isinstance(profile, str) or not re.fullmatch(r'[A-Za-z0-9][A-Za-z0-9_.-]*', profile) or '..' in profile:
@@ -96,11 +98,17 @@ class Outputs:
     def skip(self, reason: str):
         "Record a part of the experiment that could not run here (the driver then reports 'partial')."
         self.skipped.append(reason); print(f"skipped: {reason}")
-    def save_results(self, d: dict, headline: dict | None = None) -> Path:
-        "Write the numbers, the headline (label → text with n and interval), what was skipped, and the provenance."
+    def save_results(self, d: dict, headline: dict | None = None, checks: list | None = None,
+                     no_baseline: str | None = None, measured_on: str | None = None) -> Path:
+        """Write the numbers, the headline (label → text), the `checks` (each result beside its trivial baseline, see
+        `check`) — or, where no baseline applies, why not — what was skipped, and the provenance."""
+        if not checks and not no_baseline:
+            raise ValueError(f"{self.name}: give its results' baselines (checks=[check(...)]) or say why none applies")
         p = self.results / f'{self.name}.json'
-        rec = dict(d, experiment=self.name, profile=self.profile, headline=headline or {}, skipped=self.skipped,
-                   provenance=provenance())
+        prov = provenance()
+        rec = dict(d, experiment=self.name, profile=self.profile, headline=headline or {}, checks=checks or [],
+                   no_baseline=no_baseline, skipped=self.skipped, provenance=prov,
+                   measured_on=measured_on or f"{prov['machine']}, {self.profile} profile")
         from msdsm.io import atomic_write                 # a full disk leaves the previous results as they were
         return atomic_write(p, lambda f: f.write(json.dumps(rec, indent=2, default=float).encode()))
 
@@ -110,6 +118,130 @@ def experiment_setup(name: str, profile: str = 'smoke', out_dir=None, device: st
     use_style()
     return (experiment_params(name, profile), Outputs(Path(out_dir) if out_dir else project_root(), name, profile),
             resolve_device(device))
+
+# %% ../nbs/12_reproduce.ipynb #d60a44cf
+PREVIEW_PROFILES = ('smoke', 'tiny')
+
+def check(name: str, value: float, n: int, interval, baseline: float, baseline_name: str, better: str = 'higher',
+          unit: str = '', interval_kind: str = 'bootstrap') -> dict:
+    "One headline result beside its trivial baseline: value, n, 95 % interval (and its kind), which way is better."
+    if better not in ('higher', 'lower'): raise ValueError(f"better={better!r}: 'higher' or 'lower'")
+    lo, hi = (float(v) for v in interval)
+    return dict(name=name, value=float(value), n=int(n), interval=[lo, hi], interval_kind=interval_kind,
+                baseline=float(baseline), baseline_name=baseline_name, better=better, unit=unit)
+
+def below_baseline(c: dict) -> bool:
+    "Is the result worse than its baseline (by its point value; a tie, such as two perfect AUROCs, is not)?"
+    return c['value'] < c['baseline'] if c['better'] == 'higher' else c['value'] > c['baseline']
+
+def _fmt(v: float) -> str: return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+
+def format_check(c: dict) -> str:
+    "`value unit [lo, hi] (n = …) vs baseline-name baseline` — what a headline says about one check."
+    u = f" {c['unit']}" if c['unit'] else ''
+    return (f"{_fmt(c['value'])}{u} [{_fmt(c['interval'][0])}, {_fmt(c['interval'][1])}] (n = {c['n']:,}) vs "
+            f"{c['baseline_name']} {_fmt(c['baseline'])}{u}")
+
+def status_of(rec: dict | None, profile: str | None = None, error: str = '') -> tuple:
+    "(status, reasons) of one experiment's results record (see the table above); decided from its numbers alone."
+    if error or rec is None: return 'failed', [error or 'no results file']
+    if not isinstance(rec.get('checks'), list):       # files of older versions: no checks, or a dict of flags
+        return 'unchecked', ['written by an older msdsm without baselines: re-run it']
+    below = [f"{c['name']} {_fmt(c['value'])} vs {c['baseline_name']} {_fmt(c['baseline'])}"
+             for c in rec['checks'] if below_baseline(c)]
+    if below: return 'below baseline', below
+    if rec.get('converged') is False: return 'not converged', [rec.get('convergence_rule', 'its own rule failed')]
+    if rec.get('skipped'): return 'partial', list(rec['skipped'])
+    prof = profile or rec.get('profile')
+    if prof in PREVIEW_PROFILES: return 'preview', [f"{prof} budget"]
+    return 'ok', []
+
+# %% ../nbs/12_reproduce.ipynb #fd7cdf3e
+def honesty_problems(rec: dict, ledger_status: str | None = None) -> list:
+    "What a results record claims without showing: checks lacking n, interval or baseline; a status its numbers deny."
+    name, out = rec.get('experiment', '?'), []
+    if not isinstance(rec.get('checks'), list): return [f"{name}: no checks (an older file): re-run it"]
+    if not rec['checks'] and not rec.get('no_baseline'): out.append(f"{name}: no checks and no reason why none applies")
+    for c in rec['checks']:
+        what = f"{name}: {c.get('name', '?')}"
+        if not isinstance(c.get('n'), int) or c['n'] < 1: out.append(f"{what}: no sample count")
+        iv = c.get('interval')
+        if not (isinstance(iv, list) and len(iv) == 2 and iv[0] <= iv[1]): out.append(f"{what}: no 95 % interval")
+        elif not iv[0] - 1e-9 * abs(iv[0]) <= c.get('value', float('nan')) <= iv[1] + 1e-9 * abs(iv[1]):
+            out.append(f"{what}: the value {c.get('value')} lies outside its interval {iv}")
+        if not isinstance(c.get('baseline'), (int, float)) or not c.get('baseline_name'):
+            out.append(f"{what}: no baseline")
+    if ledger_status is not None and not out and ledger_status != status_of(rec)[0]:
+        out.append(f"{name}: reported as '{ledger_status}' but its numbers give '{status_of(rec)[0]}'")
+    return out
+
+# %% ../nbs/12_reproduce.ipynb #dcc294dc
+def _iv(r: dict, k: str, s: float = 1, f: str = '.2f') -> str:
+    return f"{s * r[k]:{f}} [{s * r[k + '_ci95'][0]:{f}}, {s * r[k + '_ci95'][1]:{f}}]"
+
+SHIPPED_RUN = 'benchmarks/results/2026-11-27-h200'
+
+def _card_rows(root: Path, model: str, run: str, profile: str) -> list:
+    "(field, text) rows of the model card, every number read from the files named in it."
+    from msdsm.energy import build_energy, count_parameters
+    meta = json.loads((root / model / 'energy.json').read_text())
+    rc = yaml.safe_load((root / run / 'config.yaml').read_text())
+    summ = json.loads((root / run / 'summary.json').read_text())
+    tr, info = summ['phases']['train'], summ['info']; fl, arch = tr['final_log'], meta['model']
+    res = lambda n: json.loads((root / 'results' / profile / f'{n}.json').read_text())
+    smp = res('samples'); g = smp['gpu_run']; m, cl = g['metrics'], g['classifier']
+    fr = sorted(zip(cl['class_fractions'], cl['classes']), reverse=True)
+    ood, lik = res('ood')['pairs']['MNIST'], res('likelihood')
+    prec = 'bf16' if rc.get('precision') == 'auto' else rc.get('precision')
+    triv = smp.get('trivial_generator', {}).get('fid')
+    return [
+        ('architecture', f"`{arch['arch']}(in_channels={arch['in_channels']}, width={arch['width']})`, "
+                         f"{arch['act'].upper()}, no normalisation; "
+                         f"{count_parameters(build_energy(**arch)):,} parameters"),
+        ('recipe', f"`fmnist-paper`: σ ∈ [{rc['sigma_min']}, {rc['sigma_max']}] {rc['sigma_spacing']} grid along the "
+                   f"batch, σ0 = {rc['sigma0']}, Adam lr {rc['lr']} betas ({rc['beta1']}, {rc['beta2']}), cosine to "
+                   f"{rc['lr_min']}, batch {rc['batch_size']}; 60k train split (the reference trains on the 10k test "
+                   f"split); EMA {rc['ema_decay']} (the reference has none)"),
+        ('iterations', f"**{tr['iterations']:,} of the recipe's 100,000**, the cosine schedule set to "
+                       f"{rc['iterations']:,} (not cut off midway)"),
+        ('card, time', f"one {info['device']}, torch {info['torch']}, {tr['seconds']:.0f} s of training at "
+                       f"{tr['ms_per_iteration']:.1f} ms/iteration ({prec} autocast, whole loss compiled, mode "
+                       f"{tr.get('compile_mode')})"),
+        ('weights', f"EMA weights in {meta['dtype'].replace('torch.', '')}, {len(meta['files'])} safetensors file(s) "
+                    f"+ `energy.json`; `msdsm.io.load_energy('{model}')` loads them as float32"),
+        ('final log', f"step {fl['step']:,}: MDSM loss {fl['loss']:.1f} (reference units); mean energy of training "
+                      f"images {fl['e_data']:.4g} vs {fl['e_noise']:.4g} for uniform noise (`{run}/summary.json`)"),
+        ('samples', f"{m['n_samples']:,} samples, {g['schedule']}, drawn in bf16 through the compiled sampler (the "
+                    f"reference samples in fp32), denoising jump at the end"),
+        ('metrics', f"against the {m['n_reference']:,} Fashion-MNIST test images, {m['features_label']}, 95 % "
+                    f"bootstrap intervals: **FID {_iv(m, 'fid', f='.1f')}**"
+                    + (f" (trivial generator: {triv:.1f})" if triv is not None else '')
+                    + f", KID ×10³ {_iv(m, 'kid', 1e3, '.0f')}, **IS {_iv(m, 'isc')}**, precision "
+                    f"{_iv(m, 'precision')}, recall {_iv(m, 'recall')}; recognised with p ≥ 0.9: "
+                    f"{100 * cl['confident_fraction']:.1f} % (real test images "
+                    f"{100 * smp['real_test_images_classifier']['confident_fraction']:.1f} %); largest classes "
+                    + ', '.join(f"{c} {100 * f:.0f} %" for f, c in fr[:2]) + "; smallest "
+                    + ', '.join(f"{c} {100 * f:.1f} %" for f, c in fr[-2:]) + f" (`results/{profile}/samples.json`)"),
+        ('outlier detection', f"Fashion-MNIST vs MNIST test AUROC {_iv(ood, 'auroc', f='.3f')} (n = {ood['n_in']:,} "
+                              f"+ {ood['n_out']:,}; `results/{profile}/ood.json`)"),
+        ('likelihood', f"AIS bracket {lik['bits_per_dim_bracket'][0]:.2f}–{lik['bits_per_dim_bracket'][1]:.2f} "
+                       f"bits/dim, {'converged' if lik['converged'] else 'not converged'} (`results/{profile}/"
+                       f"likelihood.json`)")]
+
+def model_card(root=None, model='models/fmnist-paper', run=SHIPPED_RUN, profile='smoke') -> str:
+    "The shipped model's card as Markdown, from its energy.json, the run's config and summary, and results/."
+    root = project_root(root)
+    rows, summ = _card_rows(root, model, run, profile), json.loads((root / run / 'summary.json').read_text())
+    tr = summ['phases']['train']
+    arch = json.loads((root / model / 'energy.json').read_text())['model']
+    head = (f"# {Path(model).name} ({arch['arch']}-{arch['width']}, EMA) — {tr['iterations']:,} iterations on one "
+            f"{summ['info']['device']}")
+    return '\n'.join([head, "", "<!-- generated by msdsm.reproduce.model_card from the files it names: do not edit -->",
+                      "", "| | |", "|---|---|"] + [f"| {k} | {v.replace('|', chr(92) + '|')} |" for k, v in rows]
+                     + ["", f"Known limits: trained for {100 * tr['iterations'] / 100_000:.0f} % of the recipe's "
+                            "iterations; not a converged paper model. Numbers measured on the CPU come from "
+                            "smoke-profile runs."]) + '\n'
+
 
 # %% ../nbs/12_reproduce.ipynb #5efed55a
 def ensure_kernel(name: str = 'msdsm') -> str:
@@ -128,7 +260,7 @@ def ensure_kernel(name: str = 'msdsm') -> str:
 class RunResult:
     name: str
     profile: str = 'smoke'
-    status: str = 'ok'               # ok | partial | failed
+    status: str = 'ok'               # see `status_of`
     seconds: float = 0.0
     outputs: list = field(default_factory=list)
     notebook: Path | None = None
@@ -179,9 +311,8 @@ def run_experiment(name: str, profile: str = 'smoke', device: str = 'auto', out_
             res.status, res.error = 'failed', f"{name} wrote no results/{profile}/{name}.json"
         else:
             rec = json.loads(results.read_text())
-            res.reasons, res.headline = rec.get('skipped', []), rec.get('headline', {})
-            res.provenance = rec.get('provenance', {})
-            if res.reasons: res.status = 'partial'
+            res.status, res.reasons = status_of(rec, profile)
+            res.headline, res.provenance = rec.get('headline', {}), rec.get('provenance', {})
     return res
 
 # %% ../nbs/12_reproduce.ipynb #b2bd4920
@@ -206,10 +337,12 @@ def ledger_markdown(ledger: dict) -> str:
     "The ledger as a Markdown page: one table per profile (paper first)."
     lines = ["# Reports: what ran, where, and what it found", "",
              "<!-- generated by msdsm reproduce from reports/ledger.json: do not edit by hand -->", "",
-             "Each row is the last run of an experiment under a profile. *ok*: it did all its work; *partial*: it "
-             "ran but skipped what this machine could not do (reasons given); *failed*: a cell raised (error given). "
-             "Executed notebooks, with their outputs, are linked; figures are in `figures/<profile>/`, numbers in "
-             "`results/<profile>/`.", ""]
+             "Each row is the last run of an experiment under a profile. Its status is decided by code from its "
+             "results (`msdsm.reproduce.status_of`): *ok* — full work done, every result beats its trivial baseline; "
+             "*preview* — a smoke budget, not the paper's numbers; *below baseline*; *not converged*; *partial* — "
+             "parts skipped on this machine; *failed* — a cell raised; *unchecked* — a file from before baselines "
+             "were recorded. Executed notebooks, with their outputs, are linked; figures are in `figures/<profile>/`, "
+             "numbers in `results/<profile>/`.", ""]
     for profile in sorted(ledger, key=lambda p: (p != 'paper', p != 'smoke', p)):
         lines += [f"## Profile `{profile}`", "",
                   "| experiment | status | machine | torch | date | commit | wall | headline |",
@@ -236,19 +369,28 @@ PAPER_ITEMS = {'noise_shell': '§6.1 noise shell', 'samples': '§6.2 samples',
 def results_table(root=None, profiles=('paper', 'smoke')) -> str:
     "Markdown: one row per experiment with the headline of the first profile (of `profiles`) that has results."
     root = project_root(root)
-    rows = ["| paper item | experiment | profile | status | headline |", "|---|---|---|---|---|"]
+    rows = ["| paper item | experiment | status | measured on | headline |", "|---|---|---|---|---|"]
     order = list(PAPER_ITEMS)
     for name in sorted(list_experiments(root), key=lambda n: order.index(n) if n in order else len(order)):
         for prof in profiles:
             f = root / 'results' / prof / f'{name}.json'
             if not f.exists(): continue
             rec = json.loads(f.read_text())
-            status = 'partial: ' + '; '.join(rec['skipped']) if rec.get('skipped') else 'ok'
+            st, why = status_of(rec, prof)
+            status = st + (f": {'; '.join(why)}" if why and st != 'preview' else '')
             head = '; '.join(f"{k}: {v}" for k, v in (rec.get('headline') or {}).items()) or '–'
-            rows.append(f"| {PAPER_ITEMS.get(name, name)} | `{name}` | {prof} | {_cell(status)} | {_cell(head)} |")
+            where = rec.get('measured_on') or f"{prof} profile"
+            rows.append(f"| {PAPER_ITEMS.get(name, name)} | `{name}` | {_cell(status)} | {_cell(where)} | "
+                        f"{_cell(head)} |")
             break
-        else: rows.append(f"| {PAPER_ITEMS.get(name, name)} | `{name}` | – | not run | – |")
+        else: rows.append(f"| {PAPER_ITEMS.get(name, name)} | `{name}` | not run | – | – |")
     return '\n'.join(rows)
+
+def total_minutes(profile: str = 'smoke', root=None) -> float:
+    "Wall time of the last run of every experiment of `profile`, from the ledger, in minutes."
+    f = project_root(root) / 'reports' / 'ledger.json'
+    ledger = json.loads(f.read_text()) if f.exists() else {}
+    return sum(e.get('seconds', 0) for e in ledger.get(profile, {}).values()) / 60
 
 # %% ../nbs/12_reproduce.ipynb #cd3d7606
 def summary_table(results: list) -> str:

@@ -140,8 +140,8 @@ def _check_ranges(cfg):
     for k, interval in RANGES.items():
         if not in_range(getattr(cfg, k), interval):
             raise ValueError(f"{k}={getattr(cfg, k)!r} is out of range: it must lie in {interval}")
-    if cfg.sigma_min >= cfg.sigma_max:
-        raise ValueError(f"sigma_min={cfg.sigma_min:g} must be below sigma_max={cfg.sigma_max:g}")
+    if cfg.sigma_min > cfg.sigma_max:       # equal: one noise level, classic DSM
+        raise ValueError(f"sigma_min={cfg.sigma_min:g} must not exceed sigma_max={cfg.sigma_max:g}")
     if cfg.lr_min > cfg.lr: raise ValueError(f"lr_min={cfg.lr_min:g} must not exceed lr={cfg.lr:g}")
     if cfg.arch not in _STAGES: raise ValueError(f"arch={cfg.arch!r}: choose one of {sorted(_STAGES)}")
     if cfg.act not in ACTIVATIONS: raise ValueError(f"act={cfg.act!r}: choose one of {sorted(ACTIVATIONS)}")
@@ -169,7 +169,8 @@ RECIPES = {
                          note='reference recipe; train split (60k), not the reference test split; EMA 0.999 added'),
     'mnist-paper': dict(dataset='mnist', arch='res12', width=64, sigma_min=0.1, sigma_max=3.0,
                         sigma_spacing='geometric', lr=1e-4, batch_size=128, iterations=100_000,
-                        note='reference recipe; EMA 0.999 added'),
+                        note='assumed: the Fashion-MNIST recipe on MNIST (the reference ships no MNIST script); '
+                             'EMA 0.999 added'),
     'cifar10-paper': dict(dataset='cifar10', arch='res18', width=128, sigma_min=0.05, sigma_max=1.2,
                           sigma_spacing='linear', lr=5e-5, batch_size=128, iterations=300_000,
                           note='reference recipe (no flips); EMA 0.999 added'),
@@ -400,9 +401,9 @@ def load_state_dict(self: Trainer, ck):
                               ', '.join(f"{k}: checkpoint {a!r} vs config {b!r}" for k, (a, b) in diff.items()))
     theirs = ck.get('data_fingerprint')
     if theirs is not None and theirs != self.data_fingerprint:
-        raise CheckpointError(f"the images differ from those this run was trained on (fingerprint {self.data_fingerprint}"
-                              f" vs {theirs} in the checkpoint): resuming would continue on other data. Point data_dir "
-                              f"at the original images, or start a new run")
+        raise CheckpointError(f"the images differ from those this run was trained on (fingerprint "
+                              f"{self.data_fingerprint} vs {theirs} in the checkpoint): resuming would continue on "
+                              f"other data. Point data_dir at the original images, or start a new run")
     self.model.load_state_dict(ck['model'])
     if self.ema is not None and ck.get('ema') is not None: self.ema.load_state_dict(ck['ema'])
     self.opt.load_state_dict(ck['opt']); self.sched.load_state_dict(ck['sched'])
@@ -547,7 +548,7 @@ class RunLock:
             self.path.unlink(missing_ok=True); os.close(self.fd); self.fd = None
 
 class StopSignals:
-    "`with StopSignals() as stop:` — SIGINT/SIGTERM, any number of them, set `stop.signum` (the first) and interrupt nothing."
+    "`with StopSignals() as stop:` — any number of SIGINT/SIGTERM set `stop.signum` (the first), interrupting nothing."
     def __init__(self): self.signum, self.count, self.old = None, 0, {}
     def _handler(self, signum, frame):
         self.count += 1
@@ -641,7 +642,8 @@ def _stop(self: Trainer, signum: int, bar):
         print(f"\n{name} during start-up: stopped before the first step{where}", file=sys.stderr)
         raise TrainingInterrupted(signum, self.last_ckpt)
     bar.close()
-    path = self.last_ckpt if self.last_ckpt and self.last_ckpt.name == f'ckpt-{self.step:08d}.pt' else self.save_checkpoint()
+    done = self.last_ckpt is not None and self.last_ckpt.name == f'ckpt-{self.step:08d}.pt'
+    path = self.last_ckpt if done else self.save_checkpoint()
     print(f"\n{name}: stopped after step {self.step}; checkpoint {path}. "
           f"Continue with: msdsm train --resume {self.run_dir}", file=sys.stderr)
     raise TrainingInterrupted(signum, path)

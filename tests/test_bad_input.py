@@ -123,7 +123,7 @@ def _cases(tmp: Path, done: Path):
         ('IDX cut inside its header', ['train', '--data-dir', idx['header'], *TINY, f'out_dir={tmp}/i2'], 'truncated inside its header', 2, []),
         ('IDX .gz cut short', ['train', '--data-dir', idx['gz'], *TINY, f'out_dir={tmp}/i3'], 'not a complete gzip file', 2, []),
         ('negative lr_min', ['train', *TINY, 'lr_min=-1e-6', f'out_dir={tmp}/l1'], 'lr_min=-1e-06 is out of range', 2, []),
-        ('sigma_min above sigma_max', ['train', *TINY, 'sigma_min=5', f'out_dir={tmp}/l2'], 'must be below sigma_max', 2, []),
+        ('sigma_min above sigma_max', ['train', *TINY, 'sigma_min=5', f'out_dir={tmp}/l2'], 'must not exceed sigma_max', 2, []),
         ('config YAML is a list', ['train', '--config', tmp / 'list.yaml'], 'must hold a mapping', 2, []),
         ('config YAML is a scalar', ['train', '--config', tmp / 'scalar.yaml'], 'must hold a mapping', 2, []),
         ('energy.json with an extra key', ['sample', extra_key, '--n', '1', '--out', f'{tmp}/s.png'], 'found [\'depth\']', 2, []),
