@@ -1,6 +1,7 @@
 """Bad input, table-driven: each case is one real `msdsm` command that must end with exit status 2 (1 for a run that
 failed), one line on stderr naming what was wrong, no traceback — and must leave what was there untouched."""
 import gzip, hashlib, json, os, pickle, shutil, struct, zlib
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np
 import pytest, torch
@@ -147,14 +148,16 @@ def _cases(tmp: Path, done: Path):
 @needs_fmnist
 def test_bad_inputs(tmp_path, finished_run):
     SENTINEL.unlink(missing_ok=True)
-    failures = []
-    for name, args, text, code, keep in _cases(tmp_path, finished_run):
-        before = {p: digest(p) for p in keep}
-        p = run(*MSDSM, *args, check=False, timeout=300, env={'MSDSM_DATA': str(tmp_path / 'cifar')})
+    failures, cases = [], _cases(tmp_path, finished_run)
+    before = {name: {p: digest(p) for p in keep} for name, _, _, _, keep in cases}
+    def one(case):                      # the commands touch disjoint files, so two run at a time (2 cores)
+        return run(*MSDSM, *case[1], check=False, timeout=300, env={'MSDSM_DATA': str(tmp_path / 'cifar')})
+    with ThreadPoolExecutor(2) as pool: procs = list(pool.map(one, cases))
+    for (name, args, text, code, keep), p in zip(cases, procs):
         err = p.stderr.strip().splitlines()
         line = next((l for l in err if l.startswith('msdsm ')), '')
         ok = (p.returncode == code and text in line and 'Traceback' not in p.stderr and
-              all(digest(q) == h for q, h in before.items()))
+              all(digest(q) == h for q, h in before[name].items()))
         print(f"{name:36s} exit {p.returncode}  {line[:150]}")
         if not ok: failures.append(f"{name}: exit {p.returncode} (want {code}), stderr:\n{p.stderr[-1500:]}")
     assert not SENTINEL.exists(), 'a pickle ran code'

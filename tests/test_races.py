@@ -11,28 +11,31 @@ TINY = ['--recipe', 'fmnist-paper', 'width=8', 'batch_size=16', 'device=cpu', 'p
 TAKE_LOCK = textwrap.dedent("""
     import sys, time
     from msdsm.train import RunLock, RunFolderError
-    go = float(sys.argv[2])
-    while time.time() < go: pass                      # both processes leave this loop at the same instant
-    try:
-        with RunLock(sys.argv[1]): print('held', flush=True); time.sleep(0.5)
-    except RunFolderError: print('refused', flush=True)
+    folders, go0 = sys.argv[1:-1], float(sys.argv[-1])
+    for k, d in enumerate(folders):                   # trial k starts at the same instant in both processes
+        while time.time() < go0 + 0.6 * k: pass
+        try:
+            with RunLock(d): print('held', flush=True); time.sleep(0.3)
+        except RunFolderError: print('refused', flush=True)
 """)
 
 @pytest.mark.parametrize('start', ['no lock file', 'empty lock file', 'stale lock of a dead pid'])
 def test_two_processes_never_both_hold_the_lock(tmp_path, start):
     "15 trials of two processes taking one run folder's lock at the same instant: exactly one holds it each time."
     script = tmp_path / 'take.py'; script.write_text(TAKE_LOCK)
-    for trial in range(15):
-        d = tmp_path / f't{trial}'; d.mkdir()
+    folders = [tmp_path / f't{k}' for k in range(15)]
+    for d in folders:
+        d.mkdir()
         if start == 'empty lock file': (d / 'run.lock').write_text('')
         if start == 'stale lock of a dead pid':
             (d / 'run.lock').write_text(json.dumps(dict(pid=2 ** 22 + 9, host=os.uname().nodename)))
-        go = time.time() + 2.5                         # past both interpreters' start-up (torch import)
-        ps = [subprocess.Popen([sys.executable, '-W', 'ignore', script, d, str(go)], stdout=subprocess.PIPE,
-                               text=True) for _ in range(2)]
-        outs = sorted(p.communicate(timeout=60)[0].strip() for p in ps)
-        assert outs == ['held', 'refused'], (trial, outs)
-        assert not (d / 'run.lock').exists()
+    go = time.time() + 4                               # past both interpreters' start-up (torch import)
+    ps = [subprocess.Popen([sys.executable, '-W', 'ignore', script, *folders, str(go)], stdout=subprocess.PIPE,
+                           text=True) for _ in range(2)]
+    a, b = (p.communicate(timeout=120)[0].split() for p in ps)
+    assert len(a) == len(b) == 15, (a, b)
+    assert all(sorted(pair) == ['held', 'refused'] for pair in zip(a, b)), list(zip(a, b))
+    assert not any((d / 'run.lock').exists() for d in folders)
 
 
 def _start(out, *extra):
