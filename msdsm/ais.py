@@ -128,8 +128,8 @@ def ais_log_partition(energy, shape, n_chains: int = 100, betas=None, transition
 
 # %% ../nbs/08_ais.ipynb #7b87dc6f
 def smoothing_floor_bits(sigma0: float = 0.1, levels: int = 256) -> float:
-    "Lowest bits/dim of a σ0-smoothed density on data with `levels` levels in [0,1]: log2(levels) + ½log2(2πeσ0²)."
-    return math.log2(levels) + 0.5 * math.log2(2 * math.pi * math.e * sigma0 ** 2)
+    "Lowest bits/dim a σ0-smoothed density can give any point (levels in [0,1]): log2(levels) + ½log2(2πσ0²)."
+    return math.log2(levels) + 0.5 * math.log2(2 * math.pi * sigma0 ** 2)
 
 def log_likelihood(energy, x: torch.Tensor, log_z: float, temperature: float = 1.0) -> torch.Tensor:
     "log p(x) = −E(x)/T − log Z, in nats, per sample."

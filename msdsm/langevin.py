@@ -16,7 +16,8 @@ from .energy import energy_and_grad
 # %% auto #0
 __all__ = ['SCHEDULES', 'langevin_update', 'langevin_step', 'paper_schedule', 'linear_schedule', 'short_schedule',
            'make_schedule', 'fast_energy_grad', 'energy_grad_fn', 'LangevinResult', 'initial_noise',
-           'annealed_langevin', 'denoise', 'draw_samples', 'mala_transition', 'mala_step', 'inpaint']
+           'annealed_langevin', 'denoise', 'draw_samples', 'mala_transition', 'mala_step', 'inpaint', 'split_rhat',
+           'effective_sample_size']
 
 # %% ../nbs/05_langevin.ipynb #cefa3edc
 def _randn_like(x, generator=None):
@@ -211,3 +212,32 @@ def inpaint(energy, x_observed: torch.Tensor, mask: torch.Tensor, temperatures, 
         record(k, e, x)
     if sigma0: x = torch.where(m, denoise(energy, x, sigma0), x_observed)
     return record.result(x)
+
+# %% ../nbs/05_langevin.ipynb #b55da8a9
+def _split(x) -> np.ndarray:
+    "Draws (steps × chains) with each chain cut into two halves: steps/2 × 2·chains."
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[0] < 4: raise ValueError(f"need draws as steps × chains with ≥ 4 steps, got {x.shape}")
+    n = x.shape[0] // 2
+    return np.concatenate([x[:n], x[n:2 * n]], axis=1)
+
+def _var_plus(s: np.ndarray) -> tuple:
+    n = s.shape[0]
+    w = s.var(0, ddof=1).mean()
+    return (n - 1) / n * w + s.mean(0).var(ddof=1), w
+
+def split_rhat(x) -> float:
+    "Split-R̂ of draws x (steps × chains): ≈ 1 when the chains agree, above about 1.01 when they have not mixed."
+    vp, w = _var_plus(_split(x))
+    return float(np.sqrt(vp / w))
+
+def effective_sample_size(x) -> float:
+    "ESS of draws x (steps × chains), from the split chains' autocorrelation (Geyer's initial monotone sequence)."
+    s = _split(x); (n, m), (vp, _) = s.shape, _var_plus(s)
+    rho = lambda t: 1.0 if t == 0 else 1 - ((s[t:] - s[:-t]) ** 2).mean() / (2 * vp)
+    tau, prev, k = -1.0, np.inf, 0
+    while 2 * k + 1 < n:
+        p = min(rho(2 * k) + rho(2 * k + 1), prev)
+        if p <= 0: break
+        tau, prev, k = tau + 2 * p, p, k + 1
+    return float(m * n / tau)
