@@ -377,7 +377,8 @@ def results_table(root=None, profiles=('paper', 'smoke')) -> str:
             if not f.exists(): continue
             rec = json.loads(f.read_text())
             st, why = status_of(rec, prof)
-            status = st + (f": {'; '.join(why)}" if why and st != 'preview' else '')
+            status = st + (' (smoke preview)' if prof in PREVIEW_PROFILES and st != 'preview' else '') + \
+                     (f": {'; '.join(why)}" if why and st != 'preview' else '')
             head = '; '.join(f"{k}: {v}" for k, v in (rec.get('headline') or {}).items()) or '–'
             where = rec.get('measured_on') or f"{prof} profile"
             rows.append(f"| {PAPER_ITEMS.get(name, name)} | `{name}` | {_cell(status)} | {_cell(where)} | "
