@@ -5,7 +5,7 @@ keeps each profile's figures, numbers and executed notebooks apart, and a ledger
 
 # %% ../nbs/12_reproduce.ipynb #6e526ef9
 from __future__ import annotations
-import json, logging, os, platform, re, sys, time, warnings
+import json, logging, math, os, platform, re, sys, time, warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -134,23 +134,28 @@ def below_baseline(c: dict) -> bool:
     "Is the result worse than its baseline (by its point value; a tie, such as two perfect AUROCs, is not)?"
     return c['value'] < c['baseline'] if c['better'] == 'higher' else c['value'] > c['baseline']
 
-def _fmt(v: float) -> str: return f"{v:.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+def _decimals(v: float) -> int:
+    "Decimals that give `v` three significant figures (none at 1000 and above)."
+    return 0 if v == 0 or abs(v) >= 100 else min(4, 2 - math.floor(math.log10(abs(v))))
+
+def _fmt(v: float, dec: int | None = None) -> str:
+    return f"{v:,.{_decimals(v) if dec is None else dec}f}"
 
 def format_check(c: dict) -> str:
-    "`value unit [lo, hi] (n = …) vs baseline-name baseline` — what a headline says about one check."
-    u = f" {c['unit']}" if c['unit'] else ''
-    return (f"{_fmt(c['value'])}{u} [{_fmt(c['interval'][0])}, {_fmt(c['interval'][1])}] (n = {c['n']:,}) vs "
-            f"{c['baseline_name']} {_fmt(c['baseline'])}{u}")
+    "`value unit [lo, hi] (n = …) vs baseline-name baseline`, all to the value's precision."
+    u, dec = (f" {c['unit']}" if c['unit'] else ''), _decimals(c['value'])
+    return (f"{_fmt(c['value'], dec)}{u} [{_fmt(c['interval'][0], dec)}, {_fmt(c['interval'][1], dec)}] "
+            f"(n = {c['n']:,}) vs {c['baseline_name']} {_fmt(c['baseline'], dec)}{u}")
 
 def status_of(rec: dict | None, profile: str | None = None, error: str = '') -> tuple:
     "(status, reasons) of one experiment's results record (see the table above); decided from its numbers alone."
     if error or rec is None: return 'failed', [error or 'no results file']
     if not isinstance(rec.get('checks'), list):       # files of older versions: no checks, or a dict of flags
         return 'unchecked', ['written by an older msdsm without baselines: re-run it']
+    if rec.get('converged') is False: return 'not converged', [rec.get('convergence_rule', 'its own rule failed')]
     below = [f"{c['name']} {_fmt(c['value'])} vs {c['baseline_name']} {_fmt(c['baseline'])}"
              for c in rec['checks'] if below_baseline(c)]
     if below: return 'below baseline', below
-    if rec.get('converged') is False: return 'not converged', [rec.get('convergence_rule', 'its own rule failed')]
     if rec.get('skipped'): return 'partial', list(rec['skipped'])
     prof = profile or rec.get('profile')
     if prof in PREVIEW_PROFILES: return 'preview', [f"{prof} budget"]
@@ -181,6 +186,10 @@ def _iv(r: dict, k: str, s: float = 1, f: str = '.2f') -> str:
 
 SHIPPED_RUN = 'benchmarks/results/2026-11-27-h200'
 
+def _pct(cl: dict) -> str:
+    lo, hi = cl['confident_fraction_ci95']
+    return f"{100 * cl['confident_fraction']:.1f} % [{100 * lo:.1f}, {100 * hi:.1f}]"
+
 def _card_rows(root: Path, model: str, run: str, profile: str) -> list:
     "(field, text) rows of the model card, every number read from the files named in it."
     from msdsm.energy import build_energy, count_parameters
@@ -190,6 +199,7 @@ def _card_rows(root: Path, model: str, run: str, profile: str) -> list:
     tr, info = summ['phases']['train'], summ['info']; fl, arch = tr['final_log'], meta['model']
     res = lambda n: json.loads((root / 'results' / profile / f'{n}.json').read_text())
     smp = res('samples'); g = smp['gpu_run']; m, cl = g['metrics'], g['classifier']
+    real = smp['real_test_images_classifier']
     fr = sorted(zip(cl['class_fractions'], cl['classes']), reverse=True)
     ood, lik = res('ood')['pairs']['MNIST'], res('likelihood')
     prec = 'bf16' if rc.get('precision') == 'auto' else rc.get('precision')
@@ -218,10 +228,9 @@ def _card_rows(root: Path, model: str, run: str, profile: str) -> list:
                     + (f" (trivial generator: {triv:.1f})" if triv is not None else '')
                     + f", KID ×10³ {_iv(m, 'kid', 1e3, '.0f')}, **IS {_iv(m, 'isc')}**, precision "
                     f"{_iv(m, 'precision')}, recall {_iv(m, 'recall')}; recognised with p ≥ 0.9: "
-                    f"{100 * cl['confident_fraction']:.1f} % (real test images "
-                    f"{100 * smp['real_test_images_classifier']['confident_fraction']:.1f} %); largest classes "
-                    + ', '.join(f"{c} {100 * f:.0f} %" for f, c in fr[:2]) + "; smallest "
-                    + ', '.join(f"{c} {100 * f:.1f} %" for f, c in fr[-2:]) + f" (`results/{profile}/samples.json`)"),
+                    f"{_pct(cl)} of {cl['n']:,} (real test images {_pct(real)} of {real['n']:,}; Wilson intervals); "
+                    f"largest classes " + ', '.join(f"{c} {100 * f:.0f} %" for f, c in fr[:2]) + "; smallest "
+                    + ', '.join(f"{c} {100 * f:.1f} %" for f, c in fr[:-3:-1]) + f" (`results/{profile}/samples.json`)"),
         ('outlier detection', f"Fashion-MNIST vs MNIST test AUROC {_iv(ood, 'auroc', f='.3f')} (n = {ood['n_in']:,} "
                               f"+ {ood['n_out']:,}; `results/{profile}/ood.json`)"),
         ('likelihood', f"AIS bracket {lik['bits_per_dim_bracket'][0]:.2f}–{lik['bits_per_dim_bracket'][1]:.2f} "
@@ -338,7 +347,7 @@ def ledger_markdown(ledger: dict) -> str:
     lines = ["# Reports: what ran, where, and what it found", "",
              "<!-- generated by msdsm reproduce from reports/ledger.json: do not edit by hand -->", "",
              "Each row is the last run of an experiment under a profile. Its status is decided by code from its "
-             "results (`msdsm.reproduce.status_of`): *ok* — full work done, every result beats its trivial baseline; "
+             "results (`msdsm.reproduce.status_of`): *ok* — full work done, no result below its trivial baseline; "
              "*preview* — a smoke budget, not the paper's numbers; *below baseline*; *not converged*; *partial* — "
              "parts skipped on this machine; *failed* — a cell raised; *unchecked* — a file from before baselines "
              "were recorded. Executed notebooks, with their outputs, are linked; figures are in `figures/<profile>/`, "
@@ -387,11 +396,11 @@ def results_table(root=None, profiles=('paper', 'smoke')) -> str:
         else: rows.append(f"| {PAPER_ITEMS.get(name, name)} | `{name}` | not run | – | – |")
     return '\n'.join(rows)
 
-def total_minutes(profile: str = 'smoke', root=None) -> float:
-    "Wall time of the last run of every experiment of `profile`, from the ledger, in minutes."
+def total_minutes(profile: str = 'smoke', root=None) -> tuple:
+    "(minutes, commits): the summed wall times of the latest run of each experiment of `profile`, from the ledger."
     f = project_root(root) / 'reports' / 'ledger.json'
-    ledger = json.loads(f.read_text()) if f.exists() else {}
-    return sum(e.get('seconds', 0) for e in ledger.get(profile, {}).values()) / 60
+    rows = (json.loads(f.read_text()) if f.exists() else {}).get(profile, {}).values()
+    return sum(e.get('seconds', 0) for e in rows) / 60, sorted({e.get('commit', '?') for e in rows})
 
 # %% ../nbs/12_reproduce.ipynb #cd3d7606
 def summary_table(results: list) -> str:
