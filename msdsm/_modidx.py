@@ -205,6 +205,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'msdsm.metrics._prc_indicators': ('metrics.html#_prc_indicators', 'msdsm/metrics.py'),
                                'msdsm.metrics._reference': ('metrics.html#_reference', 'msdsm/metrics.py'),
                                'msdsm.metrics._register': ('metrics.html#_register', 'msdsm/metrics.py'),
+                               'msdsm.metrics._weights_only_loads': ('metrics.html#_weights_only_loads', 'msdsm/metrics.py'),
                                'msdsm.metrics.bootstrap_interval': ('metrics.html#bootstrap_interval', 'msdsm/metrics.py'),
                                'msdsm.metrics.bootstrap_intervals': ('metrics.html#bootstrap_intervals', 'msdsm/metrics.py'),
                                'msdsm.metrics.check_range': ('metrics.html#check_range', 'msdsm/metrics.py'),

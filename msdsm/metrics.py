@@ -5,7 +5,7 @@ where their weights exist, a Fashion-MNIST classifier's features everywhere — 
 
 # %% ../nbs/09_metrics.ipynb #48e58a24
 from __future__ import annotations
-import hashlib, json, math, os, warnings
+import contextlib, hashlib, json, math, os, pickle, warnings
 from pathlib import Path
 import numpy as np
 import torch
@@ -277,6 +277,16 @@ def bootstrap_intervals(metrics, f1, f2, lf, li, kw, n_boot: int = 200, seed: in
     return out
 
 # %% ../nbs/09_metrics.ipynb #e3f06e22
+@contextlib.contextmanager
+def _weights_only_loads():
+    "Every torch.load inside (torch-fidelity loads weights and feature caches unrestricted) is weights-only."
+    old = os.environ.get('TORCH_FORCE_WEIGHTS_ONLY_LOAD')
+    os.environ['TORCH_FORCE_WEIGHTS_ONLY_LOAD'] = '1'
+    try: yield
+    finally:
+        if old is None: os.environ.pop('TORCH_FORCE_WEIGHTS_ONLY_LOAD', None)
+        else: os.environ['TORCH_FORCE_WEIGHTS_ONLY_LOAD'] = old
+
 def evaluate(samples: torch.Tensor, reference='fashion_mnist:test', metrics=('fid', 'kid', 'isc', 'prc'),
              features: str = 'fmnist', n: int | None = None, seed: int = 0, weights_path=None, datasets_root=None,
              cache_root=None, device=None, batch_size: int = 200, verbose: bool = False, rescale: bool = False,
@@ -310,7 +320,12 @@ def evaluate(samples: torch.Tensor, reference='fashion_mnist:test', metrics=('fi
     from torch_fidelity.utils import resolve_feature_layer_for_metric
     import torch_fidelity
     lf, li = resolve_feature_layer_for_metric('fid', **kw), resolve_feature_layer_for_metric('isc', **kw)
-    try: f1, f2 = _features(kw, sorted({lf, li}))
+    try:
+        with _weights_only_loads(): f1, f2 = _features(kw, sorted({lf, li}))
+    except pickle.UnpicklingError as e:
+        raise ValueError(f"refused to load a feature-extractor weights or feature-cache file: it holds more than "
+                         f"tensors ({str(e).splitlines()[0][:160]}), and loading it could run code. Use weights from "
+                         f"a trusted source, or delete the cache in {kw['cache_root']}") from None
     except Exception as e:
         if fe == 'inception-v3-compat' and ('URLError' in repr(e) or 'urlopen' in repr(e) or isinstance(e, OSError)):
             raise InceptionWeightsMissing(_inception_msg()) from e

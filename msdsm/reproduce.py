@@ -230,7 +230,8 @@ def _card_rows(root: Path, model: str, run: str, profile: str) -> list:
                     f"{_iv(m, 'precision')}, recall {_iv(m, 'recall')}; recognised with p ≥ 0.9: "
                     f"{_pct(cl)} of {cl['n']:,} (real test images {_pct(real)} of {real['n']:,}; Wilson intervals); "
                     f"largest classes " + ', '.join(f"{c} {100 * f:.0f} %" for f, c in fr[:2]) + "; smallest "
-                    + ', '.join(f"{c} {100 * f:.1f} %" for f, c in fr[:-3:-1]) + f" (`results/{profile}/samples.json`)"),
+                    + ', '.join(f"{c} {100 * f:.1f} %" for f, c in fr[:-3:-1])
+                    + f" (`results/{profile}/samples.json`)"),
         ('outlier detection', f"Fashion-MNIST vs MNIST test AUROC {_iv(ood, 'auroc', f='.3f')} (n = {ood['n_in']:,} "
                               f"+ {ood['n_out']:,}; `results/{profile}/ood.json`)"),
         ('likelihood', f"AIS bracket {lik['bits_per_dim_bracket'][0]:.2f}–{lik['bits_per_dim_bracket'][1]:.2f} "

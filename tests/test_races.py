@@ -95,7 +95,7 @@ def test_a_full_disk_under_every_writer(tiny_fs):
     net = res12(1, 8)
     save_energy(net, tiny_fs / 'energy')
     before = (tiny_fs / 'energy' / 'energy.safetensors').read_bytes()
-    res = Outputs(tiny_fs, 'exp', 'smoke').save_results({'a': 1})
+    res = Outputs(tiny_fs, 'exp', 'smoke').save_results({'a': 1}, no_baseline='a test record')
     _fill(tiny_fs, 4096)
     big = {'format': 'msdsm-checkpoint-1', 'step': 4, 'w': torch.zeros(2 ** 18)}     # 1 MiB
     with pytest.raises(WriteError, match='no space left.*previous checkpoint .*ckpt-00000002.pt is intact'):
@@ -105,7 +105,7 @@ def test_a_full_disk_under_every_writer(tiny_fs):
     with pytest.raises(WriteError, match='no space left'):
         atomic_save({'samples': torch.zeros(1000, 1, 32, 32)}, tiny_fs / 'samples.pt')
     with pytest.raises(WriteError, match='no space left.*previous exp.json is intact'):
-        Outputs(tiny_fs, 'exp', 'smoke').save_results({'a': [0.0] * 200_000})
+        Outputs(tiny_fs, 'exp', 'smoke').save_results({'a': [0.0] * 200_000}, no_baseline='a test record')
     assert (tiny_fs / 'energy' / 'energy.safetensors').read_bytes() == before and load_energy(tiny_fs / 'energy')
     assert json.loads(res.read_text())['a'] == 1 and torch.load(ck)['step'] == 2
     left = [p.name for p in tiny_fs.rglob('.*.tmp')]
@@ -157,3 +157,20 @@ def test_every_png_and_jpeg_mode_is_converted_or_refused(tmp_path):
     Image.fromarray(g.astype(np.float32)).save(tmp_path / 'F.tiff')
     (tmp_path / 'F.png').write_bytes((tmp_path / 'F.tiff').read_bytes())     # a float image under a .png name
     with pytest.raises(ValueError, match='32-bit integer or float'): read_image(tmp_path / 'F.png')
+
+
+def test_feature_extractor_weights_and_caches_run_no_code(tmp_path, monkeypatch):
+    "torch-fidelity loads weights and its feature cache unrestricted; msdsm.metrics.evaluate makes every such load weights-only."
+    from msdsm.metrics import evaluate
+    sentinel = tmp_path / 'ran'
+    class Payload:
+        def __reduce__(self): return (os.system, (f'touch {sentinel}',))
+    x = torch.rand(40, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    cache = tmp_path / 'cache'
+    evaluate(x, 'fashion_mnist:test', metrics=('fid',), n=200, cache_root=cache)           # fills the cache
+    files = sorted(cache.rglob('*.pt'))
+    assert files
+    for f in files: torch.save({'x': Payload()}, f)                                       # poison every cache file
+    with pytest.raises(ValueError, match='refused to load'):
+        evaluate(x, 'fashion_mnist:test', metrics=('fid',), n=200, cache_root=cache)
+    assert not sentinel.exists()
