@@ -247,6 +247,10 @@ def bench_case(c: dict, device, repeat: int = 20, peak_tflops: float | None = No
         r['target_ms'], r['reference_h200_ms'] = TARGETS_MS[key], REFERENCE_H200_MS[key]
     return r
 
+def _write_json(path, res):
+    from msdsm.io import atomic_write
+    atomic_write(Path(path), lambda f: f.write(json.dumps(res, indent=2).encode()))
+
 def run_bench(device='auto', json_path=None, quick=False, only=None, repeat=20) -> dict:
     "Run every case; print the table (ms per step, medians); write JSON if asked. Returns the results."
     dev = torch.device(device if device != 'auto' else ('cuda' if torch.cuda.is_available() else 'cpu'))
@@ -261,10 +265,10 @@ def run_bench(device='auto', json_path=None, quick=False, only=None, repeat=20) 
         print(f"{r['kind']} {r['arch']}-{r['width']} bs{r['batch_size']}: msdsm {r['msdsm']['median_ms']:.2f} ms, "
               f"reference fp32 {r['reference_fp32']['median_ms']:.2f} ms, "
               f"check {'ok' if r['check']['passed'] else 'FAILED'}", flush=True)
-        if json_path: Path(json_path).write_text(json.dumps(res, indent=2))
+        if json_path: _write_json(json_path, res)              # each case kept as it finishes
     print(f"\n{res['device']} · torch {res['torch']} · {res['date']}" +
           (f" · measured bf16 matmul peak {res['peak_bf16_tflops_measured']:.0f} TFLOP/s"
            if res['peak_bf16_tflops_measured'] else ''))
     print(format_table(res))
-    if json_path: Path(json_path).write_text(json.dumps(res, indent=2)); print(f"wrote {json_path}")
+    if json_path: _write_json(json_path, res); print(f"wrote {json_path}")
     return res

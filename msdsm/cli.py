@@ -7,6 +7,7 @@ with errors that say what to do."""
 from __future__ import annotations
 import argparse, signal, sys, warnings
 from pathlib import Path
+from .core import SignalOrder
 # torch is imported inside the commands: `main` installs the start-up signal handlers before that import
 
 # %% auto #0
@@ -16,29 +17,36 @@ __all__ = ['check_options', 'build_parser', 'Interrupted', 'main']
 def check_options(*checks):
     "Command-line numbers in range — (option, value, interval) triples; one line naming the option otherwise."
     from msdsm.train import in_range
+    num = lambda b: f"{int(b):,}" if b == int(b) else f"{b:g}"
     for opt, v, interval in checks:
         if v is None or in_range(v, interval): continue
-        lo = interval[1:].split(',')[0]
-        want = f"at least {lo}" if interval.startswith('[') and interval.endswith('inf)') else f"in {interval}"
+        lo, hi = (float(s) for s in interval[1:-1].split(','))
+        if v != v or v in (float('inf'), float('-inf')): want = f"a finite number in {interval}"
+        elif v < lo or v == lo and interval[0] == '(':
+            want = f"at least {num(lo)}" if interval[0] == '[' else f"more than {num(lo)}"
+        else: want = f"at most {num(hi)}" if interval[-1] == ']' else f"less than {num(hi)}"
         raise ValueError(f"{opt} must be {want}, got {v}")
 
 def _train(a):
     from msdsm.train import Trainer, make_config
-    ov = list(a.overrides) + ([f'data_dir={a.data_dir}'] if a.data_dir else [])
+    if a.data_dir is not None and not a.data_dir.strip():
+        raise ValueError("--data-dir is empty: name the folder holding the data, or leave the option out")
+    ov = list(a.overrides) + ([{'data_dir': a.data_dir}] if a.data_dir is not None else [])   # the text, never parsed
     if a.resume:
         if a.recipe or a.config:
             raise ValueError("--resume continues a run with its own config: drop --recipe/--config "
                              "(key=value overrides such as iterations=… or lr=… are allowed)")
         t = Trainer.resume(a.resume, overrides=ov)
     else:
-        if not any(o.startswith('out_dir=') for o in ov): ov.append(f"out_dir=runs/{a.recipe or 'train'}")
-        t = Trainer(make_config(a.recipe, a.config, ov))
+        # the default folder goes under the recipe and the YAML file, so an out_dir either of them names wins
+        t = Trainer(make_config(a.recipe, a.config, ov, base=dict(out_dir=f"runs/{a.recipe or 'train'}")))
     if t.rank == 0:
         s = t.settings
         print(f"msdsm train: {t.cfg.arch}-{t.cfg.width} on {t.cfg.dataset}/{t.cfg.split}, {t.cfg.iterations} "
               f"iterations, batch {t.cfg.batch_size}, device {t.device}, precision {s['precision']}, compile "
               f"{s['compile_mode'] or 'off'}, world size {t.world}; run folder {t.run_dir}"
               + (f" (resuming at step {t.step})" if a.resume else ''), flush=True)
+    a.started = True                            # from here a stop is reported by the trainer
     try: t.fit(overwrite=a.overwrite)
     finally:
         if t.world > 1:
@@ -69,8 +77,8 @@ def _sample(a):
     from msdsm.data import save_grid
     from msdsm.io import atomic_save
     import torch
-    check_options(('--n', a.n, '[1, inf)'), ('--batch-size', a.batch_size, '[1, inf)'), ('--grid', a.grid, '[1, inf)'),
-                  ('--steps', a.steps, '[1, inf)'), ('--step-size', a.step_size, '(0, inf)'),
+    check_options(('--n', a.n, '[1, 1e7]'), ('--batch-size', a.batch_size, '[1, 1e6]'), ('--grid', a.grid, '[1, 1024]'),
+                  ('--steps', a.steps, '[1, 1e7]'), ('--step-size', a.step_size, '(0, inf)'),
                   ('--sigma0', a.sigma0, '[0, inf)'), ('--seed', a.seed, '[0, 1e18)'))
     out, pt = _outputs(Path(a.out), a.force)
     temps = make_schedule(a.schedule, a.steps)
@@ -91,8 +99,11 @@ def _sample(a):
 
 # %% ../nbs/13_cli.ipynb #344620f8
 def _plot(a):
+    from msdsm.io import refuse_overwrite
     from msdsm.train import plot_run
-    print(f"wrote {plot_run(a.run_dir, a.out)}")
+    out = Path(a.out) if a.out else Path(a.run_dir) / 'curves.png'
+    refuse_overwrite(out, force=a.force or not a.out, what='curves')   # its own default file it may replace
+    print(f"wrote {plot_run(a.run_dir, out)}")
 
 def _reproduce(a):
     from msdsm.reproduce import reproduce
@@ -108,7 +119,8 @@ def _evaluate(a):
     from msdsm.io import load_samples
     from msdsm.io import atomic_write, refuse_overwrite
     from msdsm.metrics import evaluate, format_metric
-    check_options(('--n', a.n, '[1, inf)'), ('--bootstrap', a.bootstrap, '[0, inf)'), ('--seed', a.seed, '[0, 1e18)'))
+    check_options(('--n', a.n, '[1, 1e9]'), ('--bootstrap', a.bootstrap, '[0, 1e5]'), ('--seed', a.seed, '[0, 1e18)'))
+    if not a.metrics: raise ValueError("--metrics names none: give one or more of fid, kid, isc, prc")
     if a.json: refuse_overwrite(Path(a.json), a.force, 'metrics')     # checked before minutes of work, not after
     x = load_samples(a.samples)
     r = evaluate(x, a.reference, metrics=a.metrics, features=a.features, n=a.n, seed=a.seed, weights_path=a.weights,
@@ -127,7 +139,10 @@ def _finite(v) -> bool:
 
 def _bench(a):
     from msdsm.bench import run_bench
-    run_bench(device=a.device, json_path=a.json, quick=a.quick, only=a.only)
+    from msdsm.core import resolve_device
+    from msdsm.io import refuse_overwrite
+    if a.json: refuse_overwrite(Path(a.json), a.force, 'benchmark results')
+    run_bench(device=resolve_device(a.device), json_path=a.json, quick=a.quick, only=a.only)
 
 # %% ../nbs/13_cli.ipynb #a0f144e2
 def build_parser():
@@ -156,7 +171,8 @@ def build_parser():
                    help="store the samples as uint8 ('samples_uint8'), a quarter of the float size")
     s.add_argument('--quiet', action='store_true'); s.set_defaults(fn=_sample)
     pl = sub.add_parser('plot', help='loss and energy curves of a run'); pl.add_argument('run_dir')
-    pl.add_argument('--out'); pl.set_defaults(fn=_plot)
+    pl.add_argument('--out', help='image file (default RUN_DIR/curves.png)')
+    pl.add_argument('--force', action='store_true', help='replace --out if it exists'); pl.set_defaults(fn=_plot)
     r = sub.add_parser('reproduce', help='run the experiment notebooks with a profile')
     r.add_argument('--profile', default='smoke'); r.add_argument('--only', nargs='*', metavar='NAME')
     r.add_argument('--device', default='auto'); r.add_argument('--out-dir'); r.add_argument('--runs-dir')
@@ -168,13 +184,15 @@ def build_parser():
     e.add_argument('--features', default='fmnist', help='fmnist (domain classifier) | inception | registered name')
     e.add_argument('--metrics', nargs='*', default=['fid', 'kid', 'isc', 'prc']); e.add_argument('--n', type=int)
     e.add_argument('--seed', type=int, default=0); e.add_argument('--weights', help='feature extractor weights file')
-    e.add_argument('--rescale', action='store_true', help='map [-1, 1] or [0, 255] float samples to [0, 1]')
+    e.add_argument('--rescale', choices=('signed', '255'),
+                   help='the range float samples are in: signed ([-1, 1]) or 255 ([0, 255]); mapped to [0, 1]')
     e.add_argument('--bootstrap', type=int, default=0, metavar='B',
                    help='B bootstrap resamples of the samples for 95%% intervals (0: none)')
     e.add_argument('--datasets-root'); e.add_argument('--json', help='write the metrics to this JSON file')
     e.add_argument('--force', action='store_true', help='replace --json if it exists'); e.set_defaults(fn=_evaluate)
     b = sub.add_parser('bench', help='time the training and Langevin steps (reference style vs msdsm)')
     b.add_argument('--device', default='auto'); b.add_argument('--json'); b.add_argument('--quick', action='store_true')
+    b.add_argument('--force', action='store_true', help='replace --json if it exists')
     b.add_argument('--only', nargs='+', choices=('train', 'langevin'), help='train and/or langevin')
     b.set_defaults(fn=_bench)
     return p
@@ -184,20 +202,31 @@ class Interrupted(KeyboardInterrupt):
     "SIGINT/SIGTERM outside a training loop (which handles its own): the command ends at once, cleanly."
     def __init__(self, signum): self.signum, self.exit_code = signum, 128 + signum
 
-def _interrupt_now(signum, frame): raise Interrupted(signum)
+_ORDER = None                   # the command's SignalOrder: the first signal to arrive decides the status
+
+def _interrupt_now(signum, frame): raise Interrupted(_ORDER.first(signum) if _ORDER else signum)
 
 def _install_signals() -> dict:
     "Both signals end a command with one line and 128 + signum — also while it is still importing torch."
     import threading            # a notebook kernel keeps its own handlers; only the main thread may set any
+    global _ORDER
     if sys.modules.get('ipykernel') is not None or threading.current_thread() is not threading.main_thread(): return {}
+    _ORDER = SignalOrder().__enter__()
     return {s: signal.signal(s, _interrupt_now) for s in (signal.SIGINT, signal.SIGTERM)}
 
 def main(argv=None):
     "The `msdsm` command; `argv=None` means this process *is* the command (its own arguments, its own exit)."
+    global _ORDER
     old = _install_signals()
     try: _main(argv)
     finally:            # a called main() gives its caller's handlers back; a command ignores signals while it exits,
         for s, h in old.items(): signal.signal(s, h if argv is not None else signal.SIG_IGN)   # keeping its status
+        if _ORDER and old: _ORDER.__exit__(); _ORDER = None
+
+def _reported(e: BaseException):
+    "The TrainingInterrupted (which has said what it did) that `e` is, or that was being handled when `e` came."
+    while e is not None and not hasattr(e, 'checkpoint'): e = e.__context__
+    return e
 
 def _main(argv):
     a = build_parser().parse_args(argv)
@@ -205,12 +234,14 @@ def _main(argv):
         from msdsm.data import DataNotFoundError
         from msdsm.io import CheckpointError
         from msdsm.train import NonFiniteError, RunFolderError
-        a.fn(a)
+    except KeyboardInterrupt as e: raise SystemExit(getattr(e, 'exit_code', 130))     # while importing: nothing done
+    try: a.fn(a)
     except KeyboardInterrupt as e:
-        if not hasattr(e, 'checkpoint'):          # a TrainingInterrupted has said what it did
-            name = signal.Signals(getattr(e, 'signum', signal.SIGINT)).name
-            print(f"msdsm {a.cmd}: stopped by {name}" + (" before the first step; no checkpoint was written"
-                  if a.cmd == 'train' else "; nothing was written"), file=sys.stderr)
+        if (done := _reported(e)) is not None: raise SystemExit(done.exit_code)   # a later signal changes nothing
+        name = signal.Signals(getattr(e, 'signum', signal.SIGINT)).name
+        what = ("; nothing was written" if a.cmd != 'train' else
+                " before the first step; no checkpoint was written" if not getattr(a, 'started', False) else "")
+        print(f"msdsm {a.cmd}: stopped by {name}{what}", file=sys.stderr)
         raise SystemExit(getattr(e, 'exit_code', 130))
     except (DataNotFoundError, CheckpointError, RunFolderError, ValueError, FileNotFoundError) as e:
         print(f"msdsm {a.cmd}: error: {e}", file=sys.stderr); raise SystemExit(2)

@@ -5,12 +5,12 @@ distances between two sets of images."""
 
 # %% ../nbs/00_core.ipynb #4096e7cd
 from __future__ import annotations
-import importlib.util
+import importlib.util, os, signal
 from pathlib import Path
-import torch
+# torch is imported inside the functions: the command line imports this module before torch, to catch signals early
 
 # %% auto #0
-__all__ = ['repo_root', 'resolve_device', 'pairwise_sqdist']
+__all__ = ['repo_root', 'resolve_device', 'pairwise_sqdist', 'SignalOrder']
 
 # %% ../nbs/00_core.ipynb #12b52d64
 def repo_root() -> Path | None:
@@ -23,15 +23,40 @@ def repo_root() -> Path | None:
 # %% ../nbs/00_core.ipynb #a6556bea
 def resolve_device(device='auto') -> str:
     "'auto' → 'cuda' when a GPU is visible, else 'cpu'; an explicit device is checked and returned as a string."
+    import torch
     if device is None or str(device) == 'auto': return 'cuda' if torch.cuda.is_available() else 'cpu'
     try: dev = torch.device(device)
     except (RuntimeError, TypeError) as e:
         raise ValueError(f"device={device!r} is not a torch device: use auto, cpu, cuda or cuda:N") from e
     if dev.type == 'cuda' and not torch.cuda.is_available():
         raise ValueError(f"device={device!r} but no CUDA GPU is visible here: use device=auto or device=cpu")
+    if dev.type not in ('cpu', 'cuda'):       # torch knows meta, mps, xpu, …; msdsm is built and tested on these two
+        raise ValueError(f"device={device!r}: msdsm runs on cpu or cuda (auto picks one)")
     return str(dev)
 
 # %% ../nbs/00_core.ipynb #97027a67
 def pairwise_sqdist(q: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
     "Squared Euclidean distances between the rows of q (B×D) and d (N×D), as one matrix product (B×N, ≥ 0)."
+    import torch
     return (q.pow(2).sum(1, keepdim=True) - 2 * q @ d.T + d.pow(2).sum(1)[None]).clamp_min_(0)
+
+# %% ../nbs/00_core.ipynb #05df71fd
+class SignalOrder:
+    "`with SignalOrder() as order:` … `order.first(default)`: the first SIGINT/SIGTERM to arrive (main thread only)."
+    def __init__(self): self.r, self.w, self.old, self._first = None, None, -1, None
+    def __enter__(self):
+        self.r, self.w = os.pipe()
+        for fd in (self.r, self.w): os.set_blocking(fd, False)
+        self.old = signal.set_wakeup_fd(self.w, warn_on_full_buffer=False)
+        return self
+    def first(self, default: int) -> int:
+        "Call from a handler: the first of SIGINT/SIGTERM that arrived, in arrival order (`default` if none noted)."
+        if self._first is None and self.r is not None:
+            try: arrived = os.read(self.r, 4096)
+            except (BlockingIOError, OSError): arrived = b''
+            self._first = next((s for s in arrived if s in (signal.SIGINT, signal.SIGTERM)), None)
+        return self._first or default
+    def __exit__(self, *exc):
+        signal.set_wakeup_fd(self.old)
+        for fd in (self.r, self.w): os.close(fd)
+        self.r = self.w = None

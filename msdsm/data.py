@@ -5,7 +5,7 @@ loop."""
 
 # %% ../nbs/01_data.ipynb #8d956c17
 from __future__ import annotations
-import gzip, hashlib, io, os, pickle, struct, warnings, zlib
+import gzip, hashlib, io, math, os, pickle, struct, warnings, zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,7 +98,7 @@ def read_idx(path) -> np.ndarray:
         raise ValueError(f"{path} is truncated inside its header ({len(data)} bytes); re-download it.")
     shape = struct.unpack('>' + 'I' * ndim, data[4:4 + 4 * ndim])
     arr = np.frombuffer(data, dtype=dtypes[data[2]], offset=4 + 4 * ndim)
-    if arr.size != int(np.prod(shape)):
+    if arr.size != math.prod(shape):                  # Python ints: a forged header cannot overflow the product
         raise ValueError(f"{path} is truncated: header says {shape}, found {arr.size} values. Re-download it.")
     return arr.reshape(shape)
 
@@ -112,6 +112,9 @@ def _load_idx_pair(folder: Path, split: str):
     img_f, lab_f = (_find(folder, s) for s in _IDX[split])
     if img_f is None or lab_f is None: return None
     x, y = read_idx(img_f), read_idx(lab_f)
+    if x.dtype != np.uint8 or y.dtype != np.uint8:
+        raise ValueError(f"{img_f}, {lab_f}: images and labels must be unsigned bytes (IDX type 0x08), found "
+                         f"{x.dtype} and {y.dtype}; these are not (Fashion-)MNIST files")
     if x.ndim != 3 or len(x) != len(y):
         raise ValueError(f"{img_f}: expected N×28×28 images and N labels, got {x.shape} and {y.shape}")
     return torch.from_numpy(x.copy()).unsqueeze(1), torch.from_numpy(y.astype(np.int64))
@@ -148,7 +151,15 @@ def _load_cifar10(folder: Path, split: str):
         d = safe_unpickle(folder / n)
         if not isinstance(d, dict) or 'data' not in d or 'labels' not in d:
             raise ValueError(f"{folder / n} is not a CIFAR-10 batch (a dict with 'data' and 'labels')")
-        xs.append(np.asarray(d['data'], dtype=np.uint8).reshape(-1, 3, 32, 32)); ys.append(np.asarray(d['labels']))
+        x, y = d['data'], np.asarray(d['labels']) if isinstance(d['labels'], (list, np.ndarray)) else None
+        # read as the batches are: N×3072 uint8 and N integer labels 0–9; anything else is another file, not cast
+        if not (isinstance(x, np.ndarray) and x.dtype == np.uint8 and x.ndim == 2 and x.shape[1] == 3072 and
+                y is not None and y.shape == (len(x),) and y.dtype.kind in 'iu' and (y.size == 0 or 0 <= y.min()
+                                                                                     and y.max() <= 9)):
+            raise ValueError(f"{folder / n} is not a CIFAR-10 batch: 'data' must be N×3072 uint8 and 'labels' N "
+                             f"integers in 0–9 (found {getattr(x, 'dtype', type(x).__name__)} "
+                             f"{getattr(x, 'shape', '')} and {None if y is None else (y.dtype, y.shape)})")
+        xs.append(x.reshape(-1, 3, 32, 32)); ys.append(y)
     return torch.from_numpy(np.concatenate(xs)), torch.from_numpy(np.concatenate(ys).astype(np.int64))
 
 def _load_svhn(folder: Path, split: str):
@@ -169,23 +180,51 @@ def celeba_crop(img):
     left, top = (w - 140) // 2, (h - 140) // 2
     return img.crop((left, top, left + 140, top + 140)).resize((32, 32), Image.BILINEAR)
 
+def _celeba_names(part: Path, split: str) -> list:
+    "The image names of `split` in list_eval_partition.txt (lines 'NAME 0|1|2'), or a one-line error."
+    names = []
+    for i, l in enumerate(part.read_text(errors='replace').splitlines()):
+        if not l.strip(): continue
+        f = l.split()
+        if len(f) != 2 or f[1] not in ('0', '1', '2') or Path(f[0]).name != f[0]:
+            raise ValueError(f"{part}, line {i + 1}: expected 'IMAGE.jpg 0|1|2', found {l[:60]!r}")
+        if int(f[1]) == _CELEBA_SPLIT[split]: names.append(f[0])
+    return names
+
+def _celeba_image(f: Path) -> np.ndarray:
+    "One aligned CelebA image as 3×32×32 uint8; an unreadable or implausibly large file is a one-line error."
+    from PIL import Image, UnidentifiedImageError
+    try:
+        with Image.open(f) as im:
+            if im.width * im.height > 4096 * 4096:
+                raise ValueError(f"{f} is {im.width}×{im.height} pixels: not an aligned CelebA image (178×218)")
+            return np.asarray(celeba_crop(im.convert('RGB'))).transpose(2, 0, 1)
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
+        raise ValueError(f"{f} is not a readable image ({type(e).__name__}); replace it") from None
+
 def _load_celeba(folder: Path, split: str):
     imgs, part = folder / 'img_align_celeba', folder / 'list_eval_partition.txt'
     if not (imgs.is_dir() and part.is_file()): return None
-    cache = folder / f'msdsm-32x32-{split}.npy'
+    names = _celeba_names(part, split)
+    # the cache is named after the partition it was built from: an edited partition file builds a new one
+    key = hashlib.sha256('\n'.join(names).encode()).hexdigest()[:12]
+    cache = folder / f'msdsm-32x32-{split}-{key}.npy'
     if cache.is_file():
-        try: return torch.from_numpy(np.load(cache, allow_pickle=False)), None    # an array file runs no code
+        try: x = np.load(cache, allow_pickle=False, mmap_mode='r')    # an array file runs no code
         except ValueError as e:
             raise ValueError(f"{cache} is not a plain uint8 array ({e}); delete it and it is rebuilt") from None
-    from PIL import Image
+        if x.dtype != np.uint8 or x.shape != (len(names), 3, 32, 32):
+            raise ValueError(f"{cache} holds {x.dtype} {x.shape}, not the {len(names)} 3×32×32 uint8 images of the "
+                             f"partition: delete it and it is rebuilt")
+        return torch.from_numpy(np.ascontiguousarray(x)), None
     from tqdm.auto import tqdm
-    rows = [l.split() for l in part.read_text().splitlines() if l.strip()]
-    names = [name for name, s in rows if int(s) == _CELEBA_SPLIT[split]]
     x = np.empty((len(names), 3, 32, 32), np.uint8)
     for i, n in enumerate(tqdm(names, desc=f'CelebA {split} → 32×32', disable=len(names) < 1000)):
-        with Image.open(imgs / n) as im: x[i] = np.asarray(celeba_crop(im.convert('RGB'))).transpose(2, 0, 1)
-    try: np.save(cache, x)          # a read-only data folder just means no cache
-    except OSError: pass
+        x[i] = _celeba_image(imgs / n)
+    try:                            # atomic; a read-only or full data folder just means no cache
+        from msdsm.io import atomic_write
+        atomic_write(cache, lambda f: np.save(f, x))
+    except (OSError, RuntimeError): pass
     return torch.from_numpy(x), None
 
 _LOADERS = {'fashion_mnist': _load_idx_pair, 'mnist': _load_idx_pair, 'cifar10': _load_cifar10,
@@ -334,5 +373,7 @@ def save_grid(x: torch.Tensor, path, nrow: int = 8, title: str | None = None, dp
     ax.imshow(g.squeeze(-1) if g.shape[-1] == 1 else g, cmap='gray', vmin=0, vmax=1, interpolation='nearest')
     ax.axis('off')
     if title: ax.set_title(title, fontsize=8)
-    fig.savefig(path, bbox_inches='tight', dpi=dpi); plt.close(fig)
+    from msdsm.io import atomic_savefig            # io builds on this module: imported when first needed
+    try: atomic_savefig(fig, path, bbox_inches='tight', dpi=dpi)
+    finally: plt.close(fig)
     return path

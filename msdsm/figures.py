@@ -75,7 +75,8 @@ def save_figure(fig, stem, dpi: int = 150) -> list:
     stem = Path(stem); stem.parent.mkdir(parents=True, exist_ok=True)
     check_figure(fig, stem.name)
     paths = [stem.with_suffix('.png'), stem.with_suffix('.pdf')]
-    for p in paths: fig.savefig(p, dpi=dpi)
+    from msdsm.io import atomic_savefig
+    for p in paths: atomic_savefig(fig, p, dpi=dpi)
     return paths
 
 # %% ../nbs/11_figures.ipynb #0cc4313a

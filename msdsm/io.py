@@ -15,9 +15,9 @@ from .energy import build_energy, EnergyNet
 
 # %% auto #0
 __all__ = ['SAFE_GLOBALS', 'CKPT_FORMAT', 'MAX_PIXELS', 'CheckpointError', 'safe_load', 'WriteError', 'write_failure',
-           'atomic_write', 'atomic_save', 'remove_stale_temps', 'refuse_overwrite', 'list_checkpoints',
-           'load_checkpoint', 'latest_checkpoint', 'git_commit', 'model_kwargs', 'save_energy', 'load_energy',
-           'read_image', 'load_samples']
+           'atomic_write', 'atomic_save', 'atomic_savefig', 'remove_stale_temps', 'refuse_overwrite', 'checkpoint_step',
+           'list_checkpoints', 'load_checkpoint', 'latest_checkpoint', 'git_commit', 'model_kwargs', 'save_energy',
+           'load_energy', 'read_image', 'load_samples']
 
 # %% ../nbs/06_io.ipynb #0f07aa60
 class CheckpointError(RuntimeError):
@@ -51,8 +51,8 @@ class WriteError(CheckpointError):
     "A file could not be written (full disk, no permission); what was there before is intact."
 
 def _temp_name(path: Path) -> Path:
-    "`.NAME.PID.HOST.tmp` beside `path`: whoever finds it later can tell whether its writer is still alive."
-    return path.with_name(f'.{path.name}.{os.getpid()}.{socket.gethostname()}.tmp')
+    "`.NAME.msdsm-PID.HOST.tmp` beside `path`: whoever finds it later can tell whether its writer is still alive."
+    return path.with_name(f'.{path.name}.msdsm-{os.getpid()}.{socket.gethostname()}.tmp')
 
 def write_failure(path, e, intact: str | None = None) -> WriteError:
     "The error for a failed write of `path`: a full disk said as such, and what is still intact."
@@ -87,17 +87,22 @@ def atomic_save(obj, path, intact: str | None = None) -> Path:
     "`torch.save` through `atomic_write`."
     return atomic_write(path, lambda f: torch.save(obj, f), intact)
 
+def atomic_savefig(fig, path, **kw) -> Path:
+    "`fig.savefig` through `atomic_write` (format from the suffix): a full disk never truncates the previous image."
+    path = Path(path)
+    return atomic_write(path, lambda f: fig.savefig(f, format=path.suffix[1:].lower() or 'png', **kw))
+
 def remove_stale_temps(folder) -> list:
-    "Delete the temp files that killed writers left in `folder` (their pid is gone on this host); returns them."
+    "Delete the temp files that killed msdsm writers left in `folder` (their pid is gone on this host); returns them."
     removed, host = [], socket.gethostname()
-    for p in Path(folder).glob('.*.tmp'):
-        stem = p.name[:-len('.tmp')]
-        if stem.endswith('.' + host): stem = stem[:-len(host) - 1]     # else: written here by an earlier version, or
-        m = re.search(r'\.(\d+)$', stem)                                # by another host (no trailing pid: kept)
-        if m and not _alive(int(m[1])):
-            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True); removed.append(p)
+    for p in Path(folder).glob('.*.msdsm-*.tmp'):
+        m = re.fullmatch(r'\..+\.msdsm-(\d+)\.(.+)\.tmp', p.name)
+        # only plain files this host's dead writers named: never a folder, a link, or another program's temp file
+        if m and m[2] == host and p.is_file() and not p.is_symlink() and not _alive(int(m[1])):
+            p.unlink(missing_ok=True); removed.append(p)
     return removed
 
+# %% ../nbs/06_io.ipynb #d4f6c882
 def _alive(pid: int) -> bool:
     "Is process `pid` running on this host?"
     try: os.kill(pid, 0)
@@ -105,24 +110,51 @@ def _alive(pid: int) -> bool:
     except PermissionError: return True
     return True
 
+def _holds_model(path: Path) -> bool:
+    "Does the file hold a checkpoint or model, whatever its name? (judged by its content: torch zip or safetensors)"
+    try:
+        with open(path, 'rb') as f: head = f.read(9)
+    except OSError: return False
+    if head[:4] == b'PK\x03\x04':                  # a zip; torch's hold a data.pkl
+        import zipfile
+        try:
+            with zipfile.ZipFile(path) as z: torch_zip = any(n.endswith('/data.pkl') for n in z.namelist())
+        except (zipfile.BadZipFile, OSError): return False
+        if not torch_zip: return False
+        try: ck = safe_load(path)
+        except CheckpointError: return True          # a torch file this process may not read can still be someone's
+        return isinstance(ck, dict) and ('format' in ck or 'model' in ck or 'state_dict' in ck)
+    if head[:3] == b'\x80\x02\x8a': return True   # torch's legacy (pre-zip) format opens with its magic number
+    return len(head) == 9 and head[8:9] == b'{' and int.from_bytes(head[:8], 'little') < 2 ** 27   # safetensors
+
 def refuse_overwrite(path, force: bool = False, what: str = 'file') -> Path:
-    "Check that writing `path` loses nothing: never over a checkpoint or model, over other files only if `force`."
+    "Check that writing `path` loses nothing: never into a run's checkpoints or over a model, others only if `force`."
     path = Path(path)
     if path.is_dir(): raise ValueError(f"{path} is a folder: name a file to write the {what} to")
+    parent = path.resolve().parent
+    if parent.name == 'checkpoints' or (parent / 'energy.json').is_file() and path.name.startswith('energy'):
+        raise ValueError(f"{path} lies in a run's checkpoints or a model's folder, which only training writes: "
+                         f"refusing to write the {what} there; choose another file")
     if not path.exists(): return path
-    if path.suffix in ('.pt', '.safetensors') or path.name == 'energy.json' or path.parent.name == 'checkpoints':
-        try: is_model = (path.suffix != '.pt' or
-                         (isinstance(ck := safe_load(path), dict) and ck.get('format') == CKPT_FORMAT))
-        except CheckpointError: is_model = False
-        if is_model or path.parent.name == 'checkpoints':
-            raise ValueError(f"{path} is a training checkpoint or model file: refusing to write the {what} over it; "
-                             f"choose another file")
+    if path.name == 'energy.json' or _holds_model(path):
+        raise ValueError(f"{path} is a training checkpoint or model file: refusing to write the {what} over it; "
+                         f"choose another file")
     if not force: raise ValueError(f"{path} already exists: choose another file, or pass --force to replace it")
     return path
 
+# %% ../nbs/06_io.ipynb #5932485b
+def checkpoint_step(path) -> int | None:
+    "The step in a checkpoint's name `ckpt-<step>.pt` (8 digits or more), or None for any other name."
+    m = re.fullmatch(r'ckpt-(\d{8,})\.pt', Path(path).name)
+    return int(m[1]) if m else None
+
 def list_checkpoints(run_dir) -> list:
-    "Checkpoint files of a run, oldest first."
-    return sorted((Path(run_dir) / 'checkpoints').glob('ckpt-*.pt'))
+    "Checkpoint files of a run, oldest (lowest step) first; other files in checkpoints/ are not checkpoints."
+    found = [p for p in (Path(run_dir) / 'checkpoints').glob('ckpt-*.pt') if checkpoint_step(p) is not None]
+    return sorted(found, key=checkpoint_step)
+
+# what resuming needs, and its type: a file with the right format tag but less is damaged, not a checkpoint
+_CKPT_KEYS = dict(step=int, config=dict, model=dict, opt=dict, sched=dict, data=dict)
 
 def load_checkpoint(path, map_location='cpu') -> dict:
     "Load one checkpoint file, with a clear error if it is not a readable (and safe) msdsm checkpoint."
@@ -131,6 +163,10 @@ def load_checkpoint(path, map_location='cpu') -> dict:
     if not isinstance(ck, dict) or ck.get('format') != CKPT_FORMAT:
         found = ck.get('format') if isinstance(ck, dict) else type(ck).__name__
         raise CheckpointError(f"{path} is not an msdsm training checkpoint (format {found}).")
+    bad = [f"{k} ({'missing' if k not in ck else type(ck[k]).__name__})" for k, t in _CKPT_KEYS.items()
+           if not isinstance(ck.get(k), t) or isinstance(ck.get(k), bool)]
+    if bad: raise CheckpointError(f"{path} is a damaged msdsm checkpoint: {', '.join(bad)} where "
+                                  f"{', '.join(f'{k} ({t.__name__})' for k, t in _CKPT_KEYS.items())} are needed")
     return ck
 
 def latest_checkpoint(run_dir):
@@ -239,6 +275,8 @@ def _safetensors_weights(path: Path, model_kwargs_: dict):
     if path.is_file(): files = [path]
     elif meta.get('files'): files = [folder / f for f in meta['files']]
     else: files = sorted(folder.glob('energy*.safetensors'))
+    outside = [str(f) for f in files if path.is_dir() and folder.resolve() not in f.resolve().parents]
+    if outside: raise CheckpointError(f"{outside[0]} lies outside the model folder {folder} (through a link): refused")
     missing = [str(f) for f in files if not f.is_file()]
     if missing or not files:
         raise FileNotFoundError(f"model files missing: {', '.join(missing) or f'no energy*.safetensors in {folder}'}")

@@ -167,7 +167,8 @@ def draw_samples(energy, n: int, temperatures, shape=(1, 32, 32), batch_size: in
                                 step_size=step_size, generator=generator, progress=progress, fast=fast,
                                 desc=f'batch {i // batch_size + 1}')
         x = denoise(energy, res.samples, sigma0) if sigma0 else res.samples
-        xs.append(x.clamp(0, 1).cpu())
+        # clamped to the image range; a diverged chain stays NaN, so no caller mistakes it for a black or white image
+        xs.append(torch.where(torch.isfinite(x), x.clamp(0, 1), torch.nan).cpu())
     return torch.cat(xs)
 
 # %% ../nbs/05_langevin.ipynb #75673668

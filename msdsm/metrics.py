@@ -192,26 +192,33 @@ def _inception_msg():
             f"($TORCH_HOME/hub/checkpoints/); copy the file there, or pass weights_path=/path/to/{INCEPTION_WEIGHTS} "
             f"(command line: --weights PATH). Without them, use features='fmnist' (domain metrics, labelled as such).")
 
-def _reference(ref):
+def _reference(ref, root=None):
     "A reference given as tensor, 'dataset:split' or 'torch-fidelity:NAME' → (images or registered name, description)."
     if isinstance(ref, str):
         if ref.startswith('torch-fidelity:'): return ref.split(':', 1)[1], ref
         name, _, split = ref.partition(':')
-        x, _ = load_images(name, split or 'test')
+        x, _ = load_images(name, split or 'test', root=root)         # a named root is the only place searched
         return x, f"{name} {split or 'test'} split"
     return ref, 'given tensor'
 
-def check_range(x: torch.Tensor, rescale: bool = False) -> torch.Tensor:
-    "uint8, or floats in [0, 1]; with `rescale`, floats in [−1, 1] or [0, 255] are mapped to [0, 1]. Else an error."
-    if x.dtype == torch.uint8: return x
+_RESCALE = {'signed': (-1.0, 1.0), '255': (0.0, 255.0)}     # the ranges float samples may be given in, by name
+
+def check_range(x: torch.Tensor, rescale: str | None = None) -> torch.Tensor:
+    "uint8, or floats in [0, 1]; `rescale` names another range ('signed': [−1, 1], '255': [0, 255]). Else an error."
+    if rescale is not None and rescale not in _RESCALE:
+        raise ValueError(f"rescale={rescale!r}: name the samples' range, one of {', '.join(map(repr, _RESCALE))}")
+    if x.dtype == torch.uint8:
+        if rescale: raise ValueError(f"rescale={rescale!r} is for float samples; these are uint8 already")
+        return x
     x = x.float()
     if not torch.isfinite(x).all(): raise ValueError("samples contain NaN or inf")
-    lo, hi, tol = x.min().item(), x.max().item(), 1e-4
-    if -tol <= lo and hi <= 1 + tol: return x.clamp(0, 1)
-    if rescale and -1 - tol <= lo and hi <= 1 + tol: return ((x + 1) / 2).clamp(0, 1)
-    if rescale and -tol <= lo and hi <= 255 + tol: return (x / 255).clamp(0, 1)
-    raise ValueError(f"samples range from {lo:.4g} to {hi:.4g}, but metrics expect uint8 or floats in [0, 1]; "
-                     f"clamping would change the result. Pass rescale=True (--rescale) for [-1, 1] or [0, 255] floats.")
+    (a, b), tol = _RESCALE.get(rescale, (0.0, 1.0)), 1e-4
+    lo, hi = x.min().item(), x.max().item()
+    if a - tol * (b - a) <= lo and hi <= b + tol * (b - a): return ((x - a) / (b - a)).clamp(0, 1)
+    named = f"[{a:g}, {b:g}] (rescale={rescale!r})" if rescale else "uint8 or floats in [0, 1]"
+    raise ValueError(f"samples range from {lo:.4g} to {hi:.4g}, but metrics expect {named}; clamping would change "
+                     f"the result. Name their range: rescale='signed' for [-1, 1], '255' for [0, 255] "
+                     f"(--rescale signed | 255)")
 
 # %% ../nbs/09_metrics.ipynb #d32626e3
 def _features(kw: dict, layers: list) -> tuple:
@@ -289,18 +296,19 @@ def _weights_only_loads():
 
 def evaluate(samples: torch.Tensor, reference='fashion_mnist:test', metrics=('fid', 'kid', 'isc', 'prc'),
              features: str = 'fmnist', n: int | None = None, seed: int = 0, weights_path=None, datasets_root=None,
-             cache_root=None, device=None, batch_size: int = 200, verbose: bool = False, rescale: bool = False,
+             cache_root=None, device=None, batch_size: int = 200, verbose: bool = False, rescale: str | None = None,
              bootstrap: int = 0) -> dict:
     "Sample-quality metrics of `samples` against `reference` via torch-fidelity, with provenance beside each number."
     fe = _EXTRACTORS.get(features, features)
     bad = set(metrics) - {'fid', 'kid', 'isc', 'prc'}
+    if not metrics: raise ValueError("metrics is empty: name one or more of fid, kid, isc, prc")
     if bad: raise ValueError(f"Unknown metric(s) {bad}; choose from fid, kid, isc, prc")
     if n is not None: samples = samples[:n]
     s = to_uint8_rgb(check_range(samples, rescale))
     if len(s) < MIN_SAMPLES: raise ValueError(f"{len(s)} samples: at least {MIN_SAMPLES} are needed for these metrics")
     if 'fid' in metrics and len(s) < 10_000:
         warnings.warn(f"FID from {len(s)} samples is biased upwards (use ≥ 10k, 50k for the literature's numbers)")
-    ref, ref_desc = _reference(reference) if {'fid', 'kid', 'prc'} & set(metrics) else (None, None)
+    ref, ref_desc = _reference(reference, datasets_root) if {'fid', 'kid', 'prc'} & set(metrics) else (None, None)
     n2 = len(ref) if torch.is_tensor(ref) else None
     kw = dict(feature_extractor=fe, cuda=resolve_device(device).startswith('cuda'), batch_size=batch_size,
               verbose=verbose, rng_seed=seed, samples_shuffle=False, save_cpu_ram=True, cache=True,

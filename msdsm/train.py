@@ -6,7 +6,7 @@ torchrun."""
 
 # %% ../nbs/07_train.ipynb #37d6a93b
 from __future__ import annotations
-import copy, dataclasses, fcntl, json, math, os, shutil, signal, socket, sys, threading, time, typing, warnings
+import copy, dataclasses, errno, fcntl, json, math, os, shutil, signal, socket, sys, threading, time, typing, warnings
 from collections import deque
 from dataclasses import dataclass, asdict
 from pathlib import Path
@@ -18,18 +18,19 @@ from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 import msdsm
-from .core import resolve_device
+from .core import SignalOrder, resolve_device
 from .data import load_images, BatchSource, DATASETS, data_fingerprint, save_grid, to_float
 from .energy import build_energy, EnergyNet, ACTIVATIONS, _STAGES
 from .dsm import batch_sigmas, mdsm_loss, reference_units
 from .langevin import draw_samples, short_schedule
-from .io import (CKPT_FORMAT, CheckpointError, _alive, atomic_save, atomic_write, git_commit, latest_checkpoint,
-                      list_checkpoints, load_checkpoint, model_kwargs, remove_stale_temps, save_energy)
+from .io import (CKPT_FORMAT, CheckpointError, _alive, atomic_save, atomic_savefig, atomic_write, checkpoint_step,
+                      git_commit, latest_checkpoint, list_checkpoints, load_checkpoint, model_kwargs,
+                      remove_stale_temps, save_energy)
 
 # %% auto #0
-__all__ = ['RANGES', 'RECIPES', 'RESUME_OVERRIDES', 'Config', 'in_range', 'make_config', 'NonFiniteError', 'resolve_settings',
-           'resolved_config', 'Trainer', 'RunFolderError', 'TrainingInterrupted', 'RunLock', 'StopSignals', 'read_log',
-           'plot_run']
+__all__ = ['RANGES', 'RECIPES', 'RESUME_OVERRIDES', 'CONFIG_HEADER', 'Config', 'in_range', 'make_config', 'NonFiniteError',
+           'resolve_settings', 'resolved_config', 'Trainer', 'RunFolderError', 'TrainingInterrupted', 'RunLock',
+           'StopSignals', 'read_log', 'plot_run']
 
 # %% ../nbs/07_train.ipynb #a7e77265
 @dataclass
@@ -122,11 +123,12 @@ def _check_types(cfg):
             raise ValueError(f"{f.name}={v!r}: expected {want}")
         if t is float and isinstance(v, int): setattr(cfg, f.name, float(v))
 
-_COUNT, _NONNEG, _POS, _UNIT = '[1, inf)', '[0, inf)', '(0, inf)', '[0, 1)'
-# every number a run takes, with its range in interval notation: [ includes the end, ( excludes it
-RANGES = dict(width=_COUNT, batch_size=_COUNT, iterations=_COUNT, log_every=_COUNT, ckpt_every=_COUNT,
-              keep_ckpts=_COUNT, sample_steps=_COUNT, sample_every=_NONNEG, sample_n=_NONNEG, seed='[0, 1e18)',
-              sigma_min=_POS, sigma_max=_POS, sigma0=_POS, lr=_POS, lr_min=_NONNEG, beta1=_UNIT, beta2=_UNIT,
+_COUNT, _NONNEG, _POS, _UNIT = '[1, 1e12]', '[0, 1e12]', '(0, inf)', '[0, 1)'
+# every number a run takes, with its range in interval notation: [ includes the end, ( excludes it. Upper ends are
+# far beyond any real run; they turn a typo such as width=10**23 into a message instead of an overflow deep in torch
+RANGES = dict(width='[1, 4096]', batch_size='[1, 1048576]', iterations=_COUNT, log_every=_COUNT, ckpt_every=_COUNT,
+              keep_ckpts=_COUNT, sample_steps='[1, 1e6]', sample_every=_NONNEG, sample_n='[0, 1e5]', seed='[0, 1e18)',
+              sigma_min=_POS, sigma_max=_POS, sigma0=_POS, lr=_POS, lr_min='[0, inf)', beta1=_UNIT, beta2=_UNIT,
               ema_decay=_UNIT, skip_limit='(0, 1]')
 
 def in_range(v, interval: str) -> bool:
@@ -145,6 +147,10 @@ def _check_ranges(cfg):
     if cfg.lr_min > cfg.lr: raise ValueError(f"lr_min={cfg.lr_min:g} must not exceed lr={cfg.lr:g}")
     if cfg.arch not in _STAGES: raise ValueError(f"arch={cfg.arch!r}: choose one of {sorted(_STAGES)}")
     if cfg.act not in ACTIVATIONS: raise ValueError(f"act={cfg.act!r}: choose one of {sorted(ACTIVATIONS)}")
+    if not cfg.out_dir.strip(): raise ValueError("out_dir is empty: name the folder the run writes to")
+    if cfg.data_dir is not None and not cfg.data_dir.strip():
+        raise ValueError("data_dir is empty: name the folder holding the data, or leave data_dir out to search the "
+                         "usual places")
     if cfg.split not in DATASETS[cfg.dataset].splits:
         raise ValueError(f"split={cfg.split!r}: {cfg.dataset} has the splits {DATASETS[cfg.dataset].splits}")
 
@@ -200,7 +206,7 @@ def make_config(recipe: str | None = None, yaml_file=None, overrides=None, base:
             k, v = o.split('=', 1); d[k.strip()] = _parse_value(k.strip(), v.strip())
         else: d.update(o)
     known = {f.name for f in dataclasses.fields(Config)}
-    bad = sorted(set(d) - known)
+    bad = sorted(map(str, set(d) - known))       # a YAML key may be a number (`1: 2`)
     if bad:
         import difflib
         hints = [f"{b} (did you mean {m[0]}?)" if (m := difflib.get_close_matches(b, known, 1)) else b for b in bad]
@@ -427,7 +433,9 @@ def save_checkpoint(self: Trainer):
     intact = (f"the previous checkpoint {self.last_ckpt} is intact" if self.last_ckpt else
               "no checkpoint of this run has been written yet")
     path = atomic_save(self.state_dict(), self.run_dir / 'checkpoints' / f'ckpt-{self.step:08d}.pt', intact)
-    for old in list_checkpoints(self.run_dir)[:-self.cfg.keep_ckpts]: old.unlink()
+    # keep the newest `keep_ckpts` up to this step; a file named after a later step was not written by this run
+    older = [p for p in list_checkpoints(self.run_dir) if checkpoint_step(p) < self.step]
+    for old in older[:max(0, len(older) - self.cfg.keep_ckpts + 1)]: old.unlink()
     self.last_ckpt = path
     return path
 
@@ -523,7 +531,11 @@ class RunLock:
         me = dict(pid=os.getpid(), host=socket.gethostname(), started=time.strftime('%Y-%m-%d %H:%M:%S'),
                   argv=sys.argv[:6])
         while True:
-            fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+            try: fd = os.open(self.path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o644)
+            except OSError as e:
+                if e.errno != errno.ELOOP: raise
+                raise RunFolderError(f"{self.path} is a symbolic link: msdsm writes its lock only into a file of its "
+                                     f"own; remove the link") from None
             try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd); owner = _lock_owner(self.path)
@@ -548,22 +560,26 @@ class RunLock:
             self.path.unlink(missing_ok=True); os.close(self.fd); self.fd = None
 
 class StopSignals:
-    "`with StopSignals() as stop:` — any number of SIGINT/SIGTERM set `stop.signum` (the first), interrupting nothing."
-    def __init__(self): self.signum, self.count, self.old = None, 0, {}
+    "`with StopSignals() as stop:` — any number of SIGINT/SIGTERM set `stop.signum` (the first to arrive)."
+    def __init__(self): self.signum, self.count, self.old, self.order = None, 0, {}, None
     def _handler(self, signum, frame):
         self.count += 1
-        if self.signum is None: self.signum = signum
+        if self.signum is None: self.signum = self.order.first(signum) if self.order else signum
         elif self.count == 2:      # os.write: a handler may run while tqdm is inside a write to stderr
-            os.write(2, f"\n{signal.Signals(signum).name} again: still stopping at the step boundary to write the "
+            os.write(2, f"\n{signal.Signals(signum).name} too: still stopping at the step boundary to write the "
                         f"checkpoint (SIGKILL would lose the steps since the last one)\n".encode())
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
+            self.order = SignalOrder().__enter__()
             for s in (signal.SIGINT, signal.SIGTERM): self.old[s] = signal.signal(s, self._handler)
         return self
     def __exit__(self, *exc):
         for s, h in self.old.items(): signal.signal(s, h)
+        if self.order: self.order.__exit__(); self.order = None
 
 # %% ../nbs/07_train.ipynb #3b64098b
+CONFIG_HEADER = b'# msdsm train: the settings this run resolved to (rewritten at every start)\n'
+
 @patch
 def _claim_folder(self: Trainer, overwrite: bool):
     "A fresh run may not write into another run's folder (unless `overwrite`); then record the settings."
@@ -577,22 +593,26 @@ def _claim_folder(self: Trainer, overwrite: bool):
         for name in ('log.jsonl', 'checkpoints', 'samples', 'energy'):
             p = self.run_dir / name
             shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
+    cfg_file = self.run_dir / 'config.yaml'
+    if not (self.resumed or overwrite) and cfg_file.is_file() and not cfg_file.read_bytes().startswith(CONFIG_HEADER):
+        raise RunFolderError(f"{cfg_file} exists and was not written by msdsm train (a run writes its resolved "
+                             f"settings there): choose another out_dir, move the file, or replace it with --overwrite")
     for d in (self.run_dir, self.run_dir / 'checkpoints', self.run_dir / 'energy'):   # what killed writers left
         if d.is_dir(): remove_stale_temps(d)
-    text = yaml.safe_dump(resolved_config(self.cfg, self.settings), sort_keys=False).encode()
+    text = CONFIG_HEADER + yaml.safe_dump(resolved_config(self.cfg, self.settings), sort_keys=False).encode()
     atomic_write(self.run_dir / 'config.yaml', lambda f: f.write(text))
     if self.resumed: self._log(dict(event='resume', step=self.step, checkpoint=str(self.last_ckpt),
                                     overrides=getattr(self, 'resume_overrides', {}), time=time.time()))
 
 @patch
-def _finish(self: Trainer):
+def _finish(self: Trainer, preview: bool = True):
     "Last checkpoint and preview, then export the EMA model — only if its energies are finite."
     cfg, m = self.cfg, self.ema or self.model
     if self.last_ckpt is None or self.last_ckpt.name != f'ckpt-{self.step:08d}.pt': self.save_checkpoint()
     with torch.no_grad(): e = m(to_float(self.data.images[:64]))
     if not torch.isfinite(e).all():
         raise NonFiniteError(f"the trained model's energies are not finite: no model exported. {self._last_good()}")
-    if cfg.sample_every and self.step % cfg.sample_every: self.sample_grid()
+    if preview and cfg.sample_every and self.step % cfg.sample_every: self.sample_grid()
     if self.rank == 0:
         save_energy(m, self.run_dir / 'energy', meta=dict(recipe_config=resolved_config(cfg, self.settings),
                     step=self.step, skipped=self.skipped, git=git_commit()))
@@ -630,13 +650,20 @@ def fit(self: Trainer, overwrite: bool = False):
             elif self.world > 1: signum = None
             if signum: self._stop(signum, bar)
         bar.close()
-        self._finish()
+        late = stop.signum                                     # a signal before the last preview skips it
+        self._finish(preview=not late)
+        if stop.signum: self._stop(stop.signum, bar, finished='the last preview grid skipped' if late
+                                                  else 'the last preview grid drawn')
     return self
 
 @patch
-def _stop(self: Trainer, signum: int, bar):
+def _stop(self: Trainer, signum: int, bar, finished: str | None = None):
     "End the run at this step boundary: a checkpoint of this step (unless one exists), how to resume, the exit status."
     name = signal.Signals(signum).name
+    if finished:
+        print(f"\n{name} as the run ended: it is complete (step {self.step}, checkpoint {self.last_ckpt}, model "
+              f"{self.run_dir / 'energy'}; {finished}); nothing is left to resume", file=sys.stderr)
+        raise TrainingInterrupted(signum, self.last_ckpt)
     if bar is None:                          # before the first step of this process
         where = f"; its checkpoint {self.last_ckpt} is unchanged" if self.last_ckpt else ": nothing was trained"
         print(f"\n{name} during start-up: stopped before the first step{where}", file=sys.stderr)
@@ -677,6 +704,8 @@ def plot_run(run_dir, out=None, title=None):
         b.plot(st, [r['e_noise'] for r in log], marker=mk, label='uniform noise')
         b.set_xlabel('step'); b.set_ylabel('mean energy (EMA model)'); b.legend()
         fig.suptitle(title or str(run_dir)); fig.tight_layout(); check_figure(fig, 'training curves')
-        out = Path(out or Path(run_dir) / 'curves.png'); fig.savefig(out); plt.close(fig)
+        out = Path(out or Path(run_dir) / 'curves.png')
+        try: atomic_savefig(fig, out)
+        finally: plt.close(fig)
     return out
 

@@ -92,6 +92,16 @@ def _cases(tmp: Path, done: Path):
     (bomb / 'big.png').write_bytes(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', 20000, 20000, 8, 0, 0, 0, 0))
                                    + chunk(b'IDAT', zlib.compress(bytes(200))) + chunk(b'IEND', b''))
     newest = sorted((done / 'checkpoints').glob('*.pt'))[-1]
+    shutil.copy(newest, tmp / 'model.pth')                            # a checkpoint under another name
+    exp = tmp / 'exp'; exp.mkdir(); (exp / 'config.yaml').write_text(f'iterations: 2\nout_dir: {exp}\n')
+    (tmp / 'numkey.yaml').write_text('1: 2\n')
+    linked = tmp / 'linked'; shutil.copytree(done, linked); (linked / 'run.lock').symlink_to(tmp / 'lock-target')
+    ck = torch.load(newest, weights_only=True); del ck['opt']; torch.save(ck, tmp / 'damaged.pt')
+    outside = model_copy('outside'); shard = sorted(outside.glob('energy-*.safetensors'))[-1]
+    shutil.move(shard, tmp / shard.name); shard.symlink_to(tmp / shard.name)
+    idx_f = tmp / 'idx_float'; idx_f.mkdir()
+    gzip.open(idx_f / 'train-images-idx3-ubyte.gz', 'wb').write(bytes([0, 0, 0x0D, 3]) + struct.pack('>III', 1, 28, 28) + bytes(4 * 784))
+    gzip.open(idx_f / 'train-labels-idx1-ubyte.gz', 'wb').write(bytes([0, 0, 8, 1]) + struct.pack('>I', 1) + bytes(1))
     return [
         ('non-integer batch size', ['train', *TINY, 'batch_size=abc', f'out_dir={tmp}/r1'], "batch_size='abc': expected an integer", 2, []),
         ('out_dir is a file', ['train', *TINY, 'iterations=2', f'out_dir={tmp}/afile'], 'exists and is not a folder', 2, [tmp / 'afile']),
@@ -114,9 +124,9 @@ def _cases(tmp: Path, done: Path):
         ('evaluate an unsafe file', ['evaluate', tmp / 'evil.pt'], 'refused to load', 2, [tmp / 'evil.pt']),
         ('plot an empty log', ['plot', empty_log], 'has no training records', 2, []),
         ('CIFAR-10 batch with a payload (train)', ['train', '--data-dir', tmp / 'cifar', '--recipe', 'cifar10-paper', 'width=8', 'batch_size=8', 'device=cpu', f'out_dir={tmp}/c1'], 'asks to run posix.system', 2, []),
-        ('CIFAR-10 batch with a payload (evaluate)', ['evaluate', tmp / 'pm1.pt', '--rescale', '--reference', 'cifar10:test', '--datasets-root', tmp / 'cifar'], 'asks to run posix.system', 2, []),
-        ('metrics JSON over a checkpoint', ['evaluate', tmp / 'pm1.pt', '--rescale', '--json', newest, '--force'], 'refusing to write', 2, [newest]),
-        ('metrics JSON over a file', ['evaluate', tmp / 'pm1.pt', '--rescale', '--json', tmp / 'exists.png'], '--force', 2, [tmp / 'exists.png']),
+        ('CIFAR-10 batch with a payload (evaluate)', ['evaluate', tmp / 'pm1.pt', '--rescale', 'signed', '--reference', 'cifar10:test', '--datasets-root', tmp / 'cifar'], 'asks to run posix.system', 2, []),
+        ('metrics JSON over a checkpoint', ['evaluate', tmp / 'pm1.pt', '--rescale', 'signed', '--json', newest, '--force'], 'refusing to write', 2, [newest]),
+        ('metrics JSON over a file', ['evaluate', tmp / 'pm1.pt', '--rescale', 'signed', '--json', tmp / 'exists.png'], '--force', 2, [tmp / 'exists.png']),
         ('empty --data-dir', ['train', '--data-dir', tmp / 'empty_dir', *TINY, f'out_dir={tmp}/e1'], 'no other place is searched', 2, []),
         ('resume on other data', ['train', '--resume', done, '--data-dir', other], 'the images differ', 2, [done]),
         ('resume moving out_dir', ['train', '--resume', done, f'out_dir={tmp}/elsewhere'], 'out_dir cannot change', 2, [done]),
@@ -139,8 +149,27 @@ def _cases(tmp: Path, done: Path):
         ('20000×20000 PNG', ['evaluate', bomb], 'declares more pixels than msdsm reads', 2, []),
         ('negative bootstrap', ['evaluate', tmp / 'pm1.pt', '--bootstrap', '-5'], '--bootstrap must be at least 0', 2, []),
         ('grid of zero images', ['sample', MODEL, '--grid', '0', '--out', f'{tmp}/s.png'], '--grid must be at least 1', 2, []),
-        ('negative step size', ['sample', MODEL, '--step-size', '-0.02', '--out', f'{tmp}/s.png'], '--step-size must be in (0, inf)', 2, []),
+        ('negative step size', ['sample', MODEL, '--step-size', '-0.02', '--out', f'{tmp}/s.png'], '--step-size must be more than 0', 2, []),
         ('bench of an unknown kind', ['bench', '--only', 'foo'], "invalid choice: 'foo'", 2, []),
+        ('bench JSON over a checkpoint', ['bench', '--quick', '--json', newest], 'only training writes', 2, [newest]),
+        ('metrics JSON over a renamed checkpoint', ['evaluate', tmp / 'pm1.pt', '--rescale', 'signed', '--json', tmp / 'model.pth', '--force'], 'is a training checkpoint', 2, [tmp / 'model.pth']),
+        ('samples into checkpoints/', ['sample', MODEL, '--n', '1', '--out', done / 'checkpoints' / 'ckpt-99999999.png'], 'only training writes', 2, [done]),
+        ('empty --data-dir', ['train', '--data-dir', '', *TINY, f'out_dir={tmp}/e2'], '--data-dir is empty', 2, []),
+        ('empty out_dir', ['train', *TINY, 'out_dir='], 'out_dir is empty', 2, []),
+        ("a config.yaml msdsm did not write", ['train', '--config', exp / 'config.yaml', *TINY[2:]], 'was not written by msdsm train', 2, [exp / 'config.yaml']),
+        ('YAML key that is a number', ['train', '--config', tmp / 'numkey.yaml'], 'Unknown config key(s): 1', 2, []),
+        ('width 10**23', ['train', *TINY, 'width=' + '1' + '0' * 23, f'out_dir={tmp}/w'], 'out of range', 2, []),
+        ('10**12 Langevin steps', ['sample', MODEL, '--steps', str(10 ** 12), '--out', f'{tmp}/s.png'], '--steps must be at most', 2, []),
+        ('infinite sigma0', ['sample', MODEL, '--sigma0', 'inf', '--out', f'{tmp}/s.png'], 'must be a finite number', 2, []),
+        ('device meta', ['sample', MODEL, '--device', 'meta', '--out', f'{tmp}/s.png'], 'runs on cpu or cuda', 2, []),
+        ('bench on an unknown device', ['bench', '--device', 'foo'], 'not a torch device', 2, []),
+        ('no metrics named', ['evaluate', tmp / 'pm1.pt', '--metrics'], '--metrics names none', 2, []),
+        ('plot over a file', ['plot', done, '--out', tmp / 'exists.png'], '--force', 2, [tmp / 'exists.png']),
+        ('run.lock is a symbolic link', ['train', '--resume', linked, 'iterations=12'], 'is a symbolic link', 2, [linked]),
+        ('checkpoint missing its optimiser', ['sample', tmp / 'damaged.pt', '--out', f'{tmp}/s.png'], 'damaged msdsm checkpoint', 2, []),
+        ('shard linked from outside the model', ['sample', outside, '--n', '1', '--out', f'{tmp}/s.png'], 'lies outside the model folder', 2, []),
+        ('IDX of float images', ['train', '--data-dir', idx_f, *TINY, f'out_dir={tmp}/i4'], 'must be unsigned bytes', 2, []),
+        ('a range that is not the samples\'', ['evaluate', tmp / 'pm1.pt', '--rescale', '255'], 'range from', 2, []),
         ('diverging run, no checkpoint yet', ['train', *TINY, 'lr=1e10', 'iterations=40', f'out_dir={tmp}/nan'], 'nothing to resume', 1, []),
     ]
 
@@ -174,9 +203,9 @@ def test_things_that_used_to_fail_now_work(tmp_path, finished_run):
     # --steps applies to the default schedule; the samples file says how many steps ran
     p = run(*MSDSM, 'sample', finished_run, '--n', '2', '--steps', '5', '--out', tmp_path / 's.png', '--quiet')
     assert '5-step paper schedule' in p.stdout and torch.load(tmp_path / 's.pt')['steps'] == 5
-    # --rescale maps [-1, 1] samples instead of refusing them
+    # --rescale signed maps [-1, 1] samples instead of refusing them
     torch.save({'samples': torch.rand(30, 1, 32, 32) * 2 - 1}, tmp_path / 'pm1.pt')
-    run(*MSDSM, 'evaluate', tmp_path / 'pm1.pt', '--rescale', '--metrics', 'isc')
+    run(*MSDSM, 'evaluate', tmp_path / 'pm1.pt', '--rescale', 'signed', '--metrics', 'isc')
     # a truncated last log line is skipped with a warning naming the file
     with open(finished_run / 'log.jsonl', 'a') as f: f.write('{"step": 99, "lo')
     p = run(*MSDSM, 'plot', finished_run, '--out', tmp_path / 'c.png')

@@ -46,6 +46,11 @@ def test_cifar10_layout(tmp_path):
         pickle.dump({'data': np.full((3, 3072), 7, np.uint8), 'labels': [1, 2, 3]}, open(d / n, 'wb'))
     x, y = load_images('cifar10', 'test', root=tmp_path, download=False)
     assert x.shape == (3, 3, 32, 32) and (x == 7).all() and y.tolist() == [1, 2, 3]
+    # floats cast to uint8, or labels that do not match the images, are another file: refused, never cast
+    for bad in ({'data': np.full((3, 3072), 7.5), 'labels': [1, 2, 3]}, {'data': np.zeros((3, 3072), np.uint8), 'labels': [1]},
+                {'data': np.zeros((3, 3072), np.uint8), 'labels': [1, 2, 30]}, {'data': None, 'labels': [1]}):
+        pickle.dump(bad, open(d / 'test_batch', 'wb'))
+        with pytest.raises(ValueError, match='is not a CIFAR-10 batch'): load_images('cifar10', 'test', root=tmp_path, download=False)
 
 def test_svhn_layout(tmp_path):
     from scipy.io import savemat
@@ -63,9 +68,14 @@ def test_celeba_layout_and_cache(tmp_path):
     (d / 'list_eval_partition.txt').write_text(''.join(f'{n} {s}\n' for n, s in zip(names, [0, 0, 1, 2])))
     x, y = load_images('celeba', 'train', root=tmp_path, download=False)
     assert x.shape == (2, 3, 32, 32) and y is None and abs(int(x[1].float().mean()) - 40) <= 2
-    assert (d / 'msdsm-32x32-train.npy').exists()
+    assert len(list(d.glob('msdsm-32x32-train-*.npy'))) == 1
     x2, _ = load_images('celeba', 'train', root=tmp_path, download=False)      # from the cache
     assert torch.equal(x, x2)
+    # an edited partition is a new split: its images, not the old cache's
+    (d / 'list_eval_partition.txt').write_text(''.join(f'{n} {s}\n' for n, s in zip(names, [0, 1, 1, 0])))
+    x3, _ = load_images('celeba', 'train', root=tmp_path, download=False)
+    assert x3.shape == (2, 3, 32, 32) and abs(int(x3[1].float().mean()) - 120) <= 2
+    assert len(list(d.glob('msdsm-32x32-train-*.npy'))) == 2
 
 def test_offline_error_names_places(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

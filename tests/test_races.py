@@ -44,20 +44,39 @@ def _start(out, *extra):
                             env={**os.environ, 'MSDSM_OFFLINE': '1', 'PYTHONUNBUFFERED': '1'})
 
 @needs_fmnist
-@pytest.mark.parametrize('burst', [(signal.SIGTERM, signal.SIGTERM), (signal.SIGINT, signal.SIGTERM, signal.SIGINT, signal.SIGTERM)])
-def test_a_burst_of_signals_still_ends_with_a_checkpoint(tmp_path, burst):
-    "Signals 20 ms apart, in any order: the run still stops at a step boundary with a checkpoint; the first decides the exit status."
+@pytest.mark.parametrize('burst,gap', [((signal.SIGTERM, signal.SIGTERM), 0.02),
+                                       ((signal.SIGINT, signal.SIGTERM, signal.SIGINT, signal.SIGTERM), 0.02),
+                                       ((signal.SIGTERM, signal.SIGINT), 0.005)])
+def test_a_burst_of_signals_still_ends_with_a_checkpoint(tmp_path, burst, gap):
+    "Signals ms apart, in any order: the run still stops at a step boundary with a checkpoint; the first decides the exit status."
     out = tmp_path / 'burst'
     p = _start(out)
     t0 = time.time()
     while not (out / 'log.jsonl').exists() and time.time() - t0 < 120: time.sleep(0.05)
-    for s in burst: p.send_signal(s); time.sleep(0.02)
+    for s in burst: p.send_signal(s); time.sleep(gap)
     _, err = p.communicate(timeout=120)
     assert p.returncode == 128 + burst[0], err[-2000:]
     assert f'{signal.Signals(burst[0]).name}: stopped after step' in err and 'Traceback' not in err, err[-2000:]
     (ck,) = (out / 'checkpoints').glob('ckpt-*.pt')
     from msdsm.io import load_checkpoint
     assert load_checkpoint(ck)['step'] == int(ck.stem.split('-')[1]) > 0
+
+@needs_fmnist
+def test_a_signal_as_the_run_ends_is_reported(tmp_path):
+    "SIGINT after the last step (during the final preview): the run completes its export, says so, exits 130."
+    out = tmp_path / 'end'
+    p = subprocess.Popen([*MSDSM, 'train', *TINY, 'iterations=10', 'log_every=10', 'sample_every=1000',
+                          'sample_steps=5000', f'out_dir={out}'], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env={**os.environ, 'MSDSM_OFFLINE': '1'})
+    t0 = time.time()
+    while '"step": 10' not in ((out / 'log.jsonl').read_text() if (out / 'log.jsonl').exists() else '') \
+            and time.time() - t0 < 120: time.sleep(0.02)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 130 and 'SIGINT as the run ended: it is complete' in err, err[-2000:]
+    from msdsm.io import load_energy
+    assert load_energy(out / 'energy') is not None and (out / 'checkpoints' / 'ckpt-00000010.pt').exists()
+
 
 @needs_fmnist
 @pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM])
@@ -127,14 +146,18 @@ def test_a_full_disk_during_training_says_so(tiny_fs):
 
 @needs_fmnist
 def test_temp_files_of_a_killed_writer_are_removed_at_the_next_start(tmp_path):
-    "What a writer killed mid-checkpoint leaves (`.NAME.PID.HOST.tmp`, its pid gone) is gone after the next start."
+    "What a writer killed mid-checkpoint leaves (`.NAME.msdsm-PID.HOST.tmp`, its pid gone) is gone at the next start; others' files stay."
     out = tmp_path / 'r'
     run(*MSDSM, 'train', *TINY, 'iterations=5', 'ckpt_every=5', f'out_dir={out}')
-    left = [out / 'checkpoints' / f'.ckpt-00000010.pt.{2 ** 22 + 5}.{os.uname().nodename}.tmp',
-            out / 'checkpoints' / f'.ckpt-00000010.pt.{2 ** 22 + 6}.tmp', out / f'.config.yaml.{2 ** 22 + 7}.tmp']
-    for f in left: f.write_bytes(b'half a checkpoint')
+    host = os.uname().nodename
+    left = [out / 'checkpoints' / f'.ckpt-00000010.pt.msdsm-{2 ** 22 + 5}.{host}.tmp',
+            out / f'.config.yaml.msdsm-{2 ** 22 + 7}.{host}.tmp']
+    users = [out / f'.notes.{2 ** 22 + 6}.tmp', out / f'.draft.msdsm-{2 ** 22 + 8}.otherhost.tmp']   # not ours: kept
+    for f in left + users: f.write_bytes(b'half a checkpoint')
+    (out / f'.folder.msdsm-{2 ** 22 + 9}.{host}.tmp').mkdir()
     run(*MSDSM, 'train', '--resume', out, 'iterations=6')
-    assert not any(f.exists() for f in left)
+    assert not any(f.exists() for f in left) and all(f.exists() for f in users)
+    assert (out / f'.folder.msdsm-{2 ** 22 + 9}.{host}.tmp').is_dir()
 
 
 def test_every_png_and_jpeg_mode_is_converted_or_refused(tmp_path):

@@ -30,13 +30,18 @@ def test_sigkill_then_resume_is_bitwise_identical(tmp_path):
         for n, t in wa[k].items(): assert torch.equal(t, wb[k][n]), (k, n)
     assert wa['step'] == wb['step'] == 120
 
+def _ck(step, **kw):
+    "The smallest dict `load_checkpoint` accepts as a checkpoint."
+    from msdsm.io import CKPT_FORMAT
+    return dict(format=CKPT_FORMAT, step=step, config={}, model={}, opt={}, sched={}, data={}, **kw)
+
 def test_crash_while_writing_keeps_previous_checkpoint(tmp_path, monkeypatch):
     from msdsm import io as train          # checkpoints live in msdsm.io
-    good = train.atomic_save({'format': train.CKPT_FORMAT, 'x': 1}, tmp_path / 'ckpt.pt')
+    good = train.atomic_save(_ck(1, x=1), tmp_path / 'ckpt.pt')
     def dying_save(obj, f):
         f.write(b'half a checkpoint'); raise KeyboardInterrupt('killed mid-write')
     monkeypatch.setattr(train.torch, 'save', dying_save)
-    with pytest.raises(KeyboardInterrupt): train.atomic_save({'format': train.CKPT_FORMAT, 'x': 2}, tmp_path / 'ckpt.pt')
+    with pytest.raises(KeyboardInterrupt): train.atomic_save(_ck(2, x=2), tmp_path / 'ckpt.pt')
     monkeypatch.undo()
     assert train.load_checkpoint(good)['x'] == 1
     assert [p.name for p in tmp_path.iterdir()] == ['ckpt.pt']          # no temp file left behind
@@ -44,10 +49,23 @@ def test_crash_while_writing_keeps_previous_checkpoint(tmp_path, monkeypatch):
 def test_truncated_newest_checkpoint_falls_back(tmp_path):
     from msdsm import io as train
     d = tmp_path / 'checkpoints'
-    train.atomic_save({'format': train.CKPT_FORMAT, 'step': 10}, d / 'ckpt-00000010.pt')
+    train.atomic_save(_ck(10), d / 'ckpt-00000010.pt')
     (d / 'ckpt-00000020.pt').write_bytes(b'\x80\x02garbage')
     with pytest.warns(UserWarning, match='skipping unreadable'): p, ck = train.latest_checkpoint(tmp_path)
     assert ck['step'] == 10
+
+def test_a_file_named_after_a_later_step_prunes_nothing(tmp_path):
+    "Pruning keeps this run's newest checkpoints; a foreign ckpt-99999999.pt is not a reason to delete them."
+    from msdsm.train import Trainer, make_config
+    imgs = torch.randint(0, 256, (64, 1, 32, 32), dtype=torch.uint8)
+    cfg = make_config('fmnist-paper', overrides=['width=8', 'batch_size=8', 'device=cpu', 'progress=false', 'iterations=2',
+                                                 'ckpt_every=2', 'keep_ckpts=2', 'sample_every=0', f'out_dir={tmp_path}'])
+    Trainer(cfg, images=imgs).fit()
+    (tmp_path / 'checkpoints' / 'ckpt-99999999.pt').write_bytes(b'not ours')
+    with pytest.warns(UserWarning, match='skipping unreadable'):
+        Trainer.resume(tmp_path, overrides=['iterations=6'], images=imgs).fit()
+    assert sorted(p.name for p in (tmp_path / 'checkpoints').iterdir()) == ['ckpt-00000004.pt', 'ckpt-00000006.pt',
+                                                                           'ckpt-99999999.pt']
 
 @needs_fmnist
 def test_ddp_two_processes_equal_one_process(tmp_path):
