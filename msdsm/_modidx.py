@@ -43,6 +43,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                            'msdsm.cli._reported': ('cli.html#_reported', 'msdsm/cli.py'),
                            'msdsm.cli._reproduce': ('cli.html#_reproduce', 'msdsm/cli.py'),
                            'msdsm.cli._sample': ('cli.html#_sample', 'msdsm/cli.py'),
+                           'msdsm.cli._stopped': ('cli.html#_stopped', 'msdsm/cli.py'),
                            'msdsm.cli._train': ('cli.html#_train', 'msdsm/cli.py'),
                            'msdsm.cli.build_parser': ('cli.html#build_parser', 'msdsm/cli.py'),
                            'msdsm.cli.check_options': ('cli.html#check_options', 'msdsm/cli.py'),

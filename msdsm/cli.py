@@ -228,21 +228,25 @@ def _reported(e: BaseException):
     while e is not None and not hasattr(e, 'checkpoint'): e = e.__context__
     return e
 
+def _stopped(a, e):
+    "A signal outside the training loop: one line saying what was (not) written, exit 128 + signum."
+    name = signal.Signals(getattr(e, 'signum', signal.SIGINT)).name
+    what = ("; nothing was written" if a.cmd != 'train' else
+            " before the first step; no checkpoint was written" if not getattr(a, 'started', False) else "")
+    print(f"msdsm {a.cmd}: stopped by {name}{what}", file=sys.stderr)
+    raise SystemExit(getattr(e, 'exit_code', 130))
+
 def _main(argv):
     a = build_parser().parse_args(argv)
     try:
         from msdsm.data import DataNotFoundError
         from msdsm.io import CheckpointError
         from msdsm.train import NonFiniteError, RunFolderError
-    except KeyboardInterrupt as e: raise SystemExit(getattr(e, 'exit_code', 130))     # while importing: nothing done
+    except KeyboardInterrupt as e: _stopped(a, e)              # while importing torch: nothing done yet
     try: a.fn(a)
     except KeyboardInterrupt as e:
         if (done := _reported(e)) is not None: raise SystemExit(done.exit_code)   # a later signal changes nothing
-        name = signal.Signals(getattr(e, 'signum', signal.SIGINT)).name
-        what = ("; nothing was written" if a.cmd != 'train' else
-                " before the first step; no checkpoint was written" if not getattr(a, 'started', False) else "")
-        print(f"msdsm {a.cmd}: stopped by {name}{what}", file=sys.stderr)
-        raise SystemExit(getattr(e, 'exit_code', 130))
+        _stopped(a, e)
     except (DataNotFoundError, CheckpointError, RunFolderError, ValueError, FileNotFoundError) as e:
         print(f"msdsm {a.cmd}: error: {e}", file=sys.stderr); raise SystemExit(2)
     except OSError as e:                       # read-only or full file system, permissions, unreadable files

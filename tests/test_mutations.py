@@ -26,7 +26,8 @@ MUTATIONS = [
                'reference normaliser lost'),
     ('10_ood', "out[f'score@{s}'][i:i + len(xb)] += s * grad.flatten(1).double().norm(dim=1).cpu() / draws",
                "out[f'score@{s}'][i:i + len(xb)] += grad.flatten(1).double().norm(dim=1).cpu() / draws", 'σ dropped from σ·‖s‖'),
-    ('09_metrics', "    if -tol <= lo and hi <= 1 + tol: return x.clamp(0, 1)", "    return x.clamp(0, 1)", 'out-of-range samples clamped silently'),
+    ('09_metrics', "    if a - tol * (b - a) <= lo and hi <= b + tol * (b - a): return ((x - a) / (b - a)).clamp(0, 1)",
+                   "    return ((x - a) / (b - a)).clamp(0, 1)", 'out-of-range samples clamped silently'),
 ]
 
 
