@@ -4,7 +4,7 @@
 # system's packages (so the machine's own torch is the one used). Then runs `python ARGS…` from the repository root
 # with msdsm importable.
 #
-#   MSDSM_COMMIT=<commit> benchmarks/gpu_python.sh benchmarks/train_full.py --run /tmp/msdsm-full --out $OUT …
+#   MSDSM_COMMIT=<commit> benchmarks/gpu_python.sh -m msdsm.cli train --recipe fmnist-paper --time-limit 9m …
 #
 # Environment: KIT (.gpu-kit), PY (python3), VENV (/tmp/msdsm-gpu-python), PACKAGES (pip names) with IMPORTS (the
 # modules that prove them installed; default: fastcore pyyaml / fastcore, yaml).

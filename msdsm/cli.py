@@ -7,11 +7,14 @@ with errors that say what to do."""
 from __future__ import annotations
 import argparse, signal, sys, warnings
 from pathlib import Path
+from time import monotonic as _clock
 from .core import SignalOrder
+
+_STARTED = _clock()            # when this command started: a time limit counts from here
 # torch is imported inside the commands: `main` installs the start-up signal handlers before that import
 
 # %% auto #0
-__all__ = ['check_options', 'build_parser', 'Interrupted', 'main']
+__all__ = ['TIME_LIMIT_EXIT', 'check_options', 'parse_duration', 'build_parser', 'Interrupted', 'main']
 
 # %% ../nbs/13_cli.ipynb #880fea6f
 def check_options(*checks):
@@ -27,8 +30,23 @@ def check_options(*checks):
         else: want = f"at most {num(hi)}" if interval[-1] == ']' else f"less than {num(hi)}"
         raise ValueError(f"{opt} must be {want}, got {v}")
 
+TIME_LIMIT_EXIT = 75      # EX_TEMPFAIL ("try again later"): what a job script requeues on, distinct from any failure
+
+def parse_duration(text: str) -> float:
+    "'90', '90s', '45m', '1h30m', '2d' → seconds (> 0); anything else is a one-line error."
+    import re
+    units = dict(d=86400, h=3600, m=60, s=1)
+    t = str(text).strip().lower()
+    parts = re.fullmatch(r'(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?', t)
+    if not t or parts is None or not any(parts.groups()):
+        raise ValueError(f"--time-limit {text!r}: give a duration such as 90s, 45m, 1h30m or 2d (a bare number is seconds)")
+    seconds = sum(float(v) * u for v, u in zip(parts.groups(), units.values()) if v)
+    if seconds <= 0: raise ValueError(f"--time-limit {text!r} must be longer than zero")
+    return seconds
+
 def _train(a):
     from msdsm.train import Trainer, make_config
+    limit = parse_duration(a.time_limit) if a.time_limit is not None else None
     if a.data_dir is not None and not a.data_dir.strip():
         raise ValueError("--data-dir is empty: name the folder holding the data, or leave the option out")
     ov = list(a.overrides) + ([{'data_dir': a.data_dir}] if a.data_dir is not None else [])   # the text, never parsed
@@ -47,11 +65,13 @@ def _train(a):
               f"{s['compile_mode'] or 'off'}, world size {t.world}; run folder {t.run_dir}"
               + (f" (resuming at step {t.step})" if a.resume else ''), flush=True)
     a.started = True                            # from here a stop is reported by the trainer
-    try: t.fit(overwrite=a.overwrite)
+    # the limit counts from the command's start: start-up (imports, data) is part of a job's time too
+    try: t.fit(overwrite=a.overwrite, time_limit=None if limit is None else max(0.0, limit - (_clock() - _STARTED)))
     finally:
         if t.world > 1:
             import torch.distributed as dist
             if dist.is_initialized(): dist.destroy_process_group()
+    if t.stopped == 'time limit': raise SystemExit(TIME_LIMIT_EXIT)
     if t.rank == 0:
         grids = sorted((t.run_dir / 'samples').glob('*.png'))
         print(f"done: step {t.step}; checkpoint {t.last_ckpt}; model {t.run_dir / 'energy'}; "
@@ -155,6 +175,9 @@ def build_parser():
     t.add_argument('--resume', metavar='RUN_DIR', help='continue the run in RUN_DIR from its newest checkpoint')
     t.add_argument('--data-dir', help='folder holding the data set (see msdsm.data)')
     t.add_argument('--overwrite', action='store_true', help="replace another run's files in out_dir")
+    t.add_argument('--time-limit', metavar='DURATION',
+                   help=f'stop at a step boundary with a checkpoint after DURATION (90s, 45m, 1h30m), counted from the '
+                        f'start, and exit {TIME_LIMIT_EXIT}; --resume continues')
     t.add_argument('overrides', nargs='*', metavar='key=value')
     t.set_defaults(fn=_train)
     s = sub.add_parser('sample', help='draw samples from a trained model')

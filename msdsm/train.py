@@ -28,9 +28,9 @@ from .io import (CKPT_FORMAT, CheckpointError, _alive, atomic_save, atomic_savef
                       remove_stale_temps, save_energy)
 
 # %% auto #0
-__all__ = ['RANGES', 'RECIPES', 'RESUME_OVERRIDES', 'CONFIG_HEADER', 'Config', 'in_range', 'make_config', 'NonFiniteError',
-           'resolve_settings', 'resolved_config', 'Trainer', 'RunFolderError', 'TrainingInterrupted', 'RunLock',
-           'StopSignals', 'read_log', 'plot_run']
+__all__ = ['RANGES', 'RECIPES', 'RESUME_OVERRIDES', 'CONFIG_HEADER', 'TIME_UP', 'Config', 'in_range', 'make_config',
+           'NonFiniteError', 'resolve_settings', 'resolved_config', 'Trainer', 'RunFolderError', 'TrainingInterrupted',
+           'RunLock', 'StopSignals', 'read_log', 'plot_run']
 
 # %% ../nbs/07_train.ipynb #a7e77265
 @dataclass
@@ -79,6 +79,7 @@ class Config:
     sample_every: int = 5000             # sample grid every N steps and at the end; 0: none
     sample_steps: int = 270              # Langevin steps of the preview schedule (paper: 2700)
     sample_n: int = 0                    # images per preview grid; 0: 64 on CUDA, 16 on CPU
+    sample_save: bool = False            # also keep each preview's samples (uint8 .pt beside its grid)
     nonfinite: str = 'stop'              # stop (error, keep last good checkpoint) | skip (drop the step, count it)
     skip_limit: float = 0.1              # nonfinite=skip: stop when more than this share of recent steps was dropped
     progress: bool = True
@@ -367,7 +368,7 @@ def train_step(self: Trainer):
 
 # %% ../nbs/07_train.ipynb #08f53951
 RESUME_OVERRIDES = ('iterations', 'lr', 'lr_min', 'lr_schedule', 'log_every', 'ckpt_every', 'keep_ckpts',
-                    'sample_every', 'sample_steps', 'sample_n', 'data_dir', 'nonfinite', 'skip_limit', 'progress',
+                    'sample_every', 'sample_steps', 'sample_n', 'sample_save', 'data_dir', 'nonfinite', 'skip_limit', 'progress',
                     'note', 'precision', 'compile', 'compile_mode', 'channels_last', 'fused_adam', 'tf32', 'device')
 
 @patch
@@ -500,6 +501,9 @@ def sample_grid(self: Trainer, n=None, steps=None, seed=0):
     if self.rank == 0:
         save_grid(x, self.run_dir / 'samples' / f'step-{self.step:08d}.png', nrow=8,
                   title=f'step {self.step}, preview: {steps}-step schedule (paper: 2700)')
+        if cfg.sample_save:        # milestones of sample quality, kept for metrics later (uint8: what metrics read)
+            atomic_save(dict(samples_uint8=(x * 255).round().to(torch.uint8), step=self.step, steps=steps, seed=seed,
+                             ema=self.ema is not None), self.run_dir / 'samples' / f'step-{self.step:08d}.pt')
     return x
 
 # %% ../nbs/07_train.ipynb #b2678e85
@@ -619,9 +623,11 @@ def _finish(self: Trainer, preview: bool = True):
 
 # %% ../nbs/07_train.ipynb #0741ce47
 @patch
-def fit(self: Trainer, overwrite: bool = False):
-    "Train until `cfg.iterations`; log, checkpoint, sample. SIGINT/SIGTERM stop at a step boundary with a checkpoint."
-    cfg = self.cfg
+def fit(self: Trainer, overwrite: bool = False, time_limit: float | None = None):
+    """Train until `cfg.iterations`; log, checkpoint, sample. SIGINT/SIGTERM stop at a step boundary with a checkpoint;
+    so does `time_limit` (seconds from now): then `fit` returns with `stopped == 'time limit'` and the run unfinished."""
+    cfg, self.stopped = self.cfg, None
+    deadline = None if time_limit is None else time.monotonic() + time_limit
     if self.run_dir.exists() and not self.run_dir.is_dir():
         raise RunFolderError(f"out_dir {self.run_dir} exists and is not a folder: choose another out_dir")
     if self.rank == 0: self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -642,18 +648,32 @@ def fit(self: Trainer, overwrite: bool = False):
                 self._log_progress(bar, since); since = (time.perf_counter(), self.step)
             if self.step % cfg.ckpt_every == 0: self.save_checkpoint()
             if cfg.sample_every and self.step % cfg.sample_every == 0: self.sample_grid()
-            signum = stop.signum
+            signum = stop.signum or (TIME_UP if deadline and time.monotonic() >= deadline else None)
             if self.world > 1 and self.step % cfg.log_every == 0:      # ranks agree at log steps (one sync there)
                 import torch.distributed as dist
                 flag = torch.tensor([signum or 0], device=self.device); dist.all_reduce(flag, dist.ReduceOp.MAX)
                 signum = int(flag) or None
             elif self.world > 1: signum = None
-            if signum: self._stop(signum, bar)
+            if signum == TIME_UP and self.step < cfg.iterations: return self._time_up(bar)
+            if signum and signum != TIME_UP: self._stop(signum, bar)
         bar.close()
         late = stop.signum                                     # a signal before the last preview skips it
         self._finish(preview=not late)
         if stop.signum: self._stop(stop.signum, bar, finished='the last preview grid skipped' if late
                                                   else 'the last preview grid drawn')
+    return self
+
+TIME_UP = 255                 # the stop flag of a time limit: a number no signal has
+
+@patch
+def _time_up(self: Trainer, bar):
+    "The time limit: a checkpoint of this step, the run left unfinished for `--resume`."
+    bar.close()
+    done = self.last_ckpt is not None and self.last_ckpt.name == f'ckpt-{self.step:08d}.pt'
+    self.stopped, path = 'time limit', self.last_ckpt if done else self.save_checkpoint()
+    if self.rank == 0:
+        print(f"time limit: stopped after step {self.step} of {self.cfg.iterations}; checkpoint {path}. "
+              f"Continue with: msdsm train --resume {self.run_dir}", file=sys.stderr)
     return self
 
 @patch

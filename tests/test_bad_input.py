@@ -170,6 +170,8 @@ def _cases(tmp: Path, done: Path):
         ('shard linked from outside the model', ['sample', outside, '--n', '1', '--out', f'{tmp}/s.png'], 'lies outside the model folder', 2, []),
         ('IDX of float images', ['train', '--data-dir', idx_f, *TINY, f'out_dir={tmp}/i4'], 'must be unsigned bytes', 2, []),
         ('a range that is not the samples\'', ['evaluate', tmp / 'pm1.pt', '--rescale', '255'], 'range from', 2, []),
+        ('time limit that is not a duration', ['train', *TINY, '--time-limit', '10 minutes', f'out_dir={tmp}/t1'], 'give a duration such as', 2, []),
+        ('time limit of zero', ['train', *TINY, '--time-limit', '0', f'out_dir={tmp}/t2'], 'must be longer than zero', 2, []),
         ('diverging run, no checkpoint yet', ['train', *TINY, 'lr=1e10', 'iterations=40', f'out_dir={tmp}/nan'], 'nothing to resume', 1, []),
     ]
 

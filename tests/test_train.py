@@ -54,6 +54,19 @@ def test_truncated_newest_checkpoint_falls_back(tmp_path):
     with pytest.warns(UserWarning, match='skipping unreadable'): p, ck = train.latest_checkpoint(tmp_path)
     assert ck['step'] == 10
 
+@needs_fmnist
+def test_time_limit_stops_with_a_checkpoint_and_resumes(tmp_path):
+    "--time-limit stops at a step boundary with a checkpoint and exit 75; --resume continues (bit-exactness: 07_train)."
+    args = [*TINY, 'iterations=100000', 'ckpt_every=100000', 'sample_every=1', 'sample_steps=2', 'sample_save=true']
+    cut = run(*MSDSM, 'train', *args, f'out_dir={tmp_path}', '--time-limit', '8s', check=False)
+    assert cut.returncode == 75 and 'time limit: stopped after step' in cut.stderr, cut.stderr[-1500:]
+    (ck,) = (tmp_path / 'checkpoints').glob('ckpt-*.pt')
+    step = int(ck.stem.split('-')[1]); assert step > 0
+    kept = torch.load(sorted((tmp_path / 'samples').glob('step-*.pt'))[-1], weights_only=True)       # sample_save
+    assert kept['samples_uint8'].dtype == torch.uint8 and kept['step'] == step
+    done = run(*MSDSM, 'train', '--resume', tmp_path, f'iterations={step + 3}', '--time-limit', '1h')
+    assert f'done: step {step + 3}' in done.stdout and weights(tmp_path, step + 3)['step'] == step + 3
+
 def test_a_file_named_after_a_later_step_prunes_nothing(tmp_path):
     "Pruning keeps this run's newest checkpoints; a foreign ckpt-99999999.pt is not a reason to delete them."
     from msdsm.train import Trainer, make_config
