@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.msdsm-installed
 ARCH := $(shell uname -m)
-# torch wheels this project's machines hold on disk (never require a newer torch; the code runs on torch >= 2.4)
+# torch pinned to the wheels setup installs (never require a newer torch; the code runs on torch >= 2.4)
 ifeq ($(ARCH),aarch64)
 TORCH_PINS := torch==2.9.1 torchvision==0.24.1
 else

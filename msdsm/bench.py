@@ -15,16 +15,10 @@ from .langevin import fast_energy_grad, langevin_update
 from .train import Trainer, make_config
 
 # %% auto #0
-__all__ = ['TARGETS_MS', 'REFERENCE_H200_MS', 'time_ms', 'count_flops', 'peak_bf16_tflops', 'reference_train_step',
-           'reference_langevin_step', 'bench_train', 'bench_langevin', 'format_table', 'bench_case', 'run_bench']
+__all__ = ['time_ms', 'count_flops', 'peak_bf16_tflops', 'reference_train_step', 'reference_langevin_step', 'bench_train',
+           'bench_langevin', 'format_table', 'bench_case', 'run_bench']
 
 # %% ../nbs/14_bench.ipynb #77a3d08e
-TARGETS_MS = {('train', 'res12', 128): 5.0, ('train', 'res18', 128): 15.0,
-              ('langevin', 'res18', 1024): 25.0, ('langevin', 'res12', 1024): 8.0}
-REFERENCE_H200_MS = {('train', 'res12', 128): '≈34 ms/it trainer end to end; 25.1 TF32 step; 75 fp32 step',
-                     ('train', 'res18', 128): '54.1 TF32; 207 fp32', ('langevin', 'res18', 1024): '82 TF32; 508 fp32',
-                     ('langevin', 'res12', 1024): '27 TF32; 117 fp32'}
-
 def _sync(dev):
     if dev.type == 'cuda': torch.cuda.synchronize(dev)
 
@@ -218,17 +212,15 @@ def bench_langevin(arch, width, ch, bs, device, repeat=20, steps_check=200) -> d
 
 def format_table(res: dict) -> str:
     rows = [f"{'case':34s} {'ref fp32':>10s} {'ref tf32':>10s} {'msdsm':>10s} {'×fp32':>7s} {'×tf32':>7s} "
-            f"{'target':>8s} {'floor':>8s} {'TFLOP/s':>8s} check"]
+            f"{'floor':>8s} {'TFLOP/s':>8s} check"]
     for c in res['cases']:
-        key = (c['kind'], c['arch'], c['batch_size'])
-        tgt = TARGETS_MS.get(key) if c['width'] in (64, 128) else None
         floor = c.get('floor_ms')
         rows.append(f"{c['kind']} {c['arch']}-{c['width']} bs{c['batch_size']:<5d}".ljust(34) +
                     f" {c['reference_fp32']['median_ms']:10.2f}"
                     f" {c.get('reference_tf32', {}).get('median_ms', float('nan')):10.2f}"
                     f" {c['msdsm']['median_ms']:10.2f} {c['speedup_vs_reference_fp32']:7.1f}"
                     f" {c['speedup_vs_reference_tf32']:7.1f}"
-                    f" {(f'{tgt:.0f}' if tgt else '-'):>8s} {(f'{floor:.2f}' if floor else '-'):>8s}"
+                    f" {(f'{floor:.2f}' if floor else '-'):>8s}"
                     f" {c.get('est_tflops', float('nan')):8.1f} {'ok' if c['check']['passed'] else 'FAILED'}")
     return '\n'.join(rows)
 
@@ -242,9 +234,6 @@ def bench_case(c: dict, device, repeat: int = 20, peak_tflops: float | None = No
         r['flops_per_step'] = count_flops(lambda: energy_and_grad(m, torch.rand(c['bs'], c['ch'], 32, 32, device=dev)))
         r['est_tflops'] = r['flops_per_step'] / (r['msdsm']['median_ms'] * 1e-3) / 1e12
     if peak_tflops: r['floor_ms'] = r['flops_per_step'] / (peak_tflops * 1e12) * 1e3
-    key = (r['kind'], r['arch'], r['batch_size'])
-    if key in TARGETS_MS and r['width'] in (64, 128):
-        r['target_ms'], r['reference_h200_ms'] = TARGETS_MS[key], REFERENCE_H200_MS[key]
     return r
 
 def _write_json(path, res):

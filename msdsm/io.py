@@ -179,7 +179,7 @@ def latest_checkpoint(run_dir):
     raise CheckpointError(f"None of the checkpoints in {Path(run_dir) / 'checkpoints'} could be read.")
 
 def git_commit():
-    "The commit of the checkout msdsm runs from; $MSDSM_COMMIT where the copy has no git (a GPU machine); else None."
+    "The commit of the checkout msdsm runs from; $MSDSM_COMMIT where the copy has no .git (a copied tree); else None."
     try: commit = subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True, timeout=5,
                                  cwd=Path(msdsm.__file__).parent).stdout.strip()
     except Exception: commit = ''

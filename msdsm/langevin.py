@@ -61,10 +61,6 @@ SCHEDULES = {'paper': paper_schedule, 'linear': linear_schedule, 'short': short_
 
 def make_schedule(name: str = 'paper', steps: int | None = None) -> torch.Tensor:
     "A named schedule: 'paper' | 'linear' (2700 steps, or the same shape in `steps`) | 'short' (default 270 steps)."
-    if name == 'fast':
-        warnings.warn("the schedule 'fast' is now called 'short'; 'fast' will be removed in the next release",
-                      DeprecationWarning, stacklevel=2)
-        name = 'short'
     if name not in SCHEDULES: raise ValueError(f"unknown schedule {name!r}; choose one of {', '.join(SCHEDULES)}")
     if steps is not None and steps < 5: raise ValueError(f"a schedule needs at least 5 steps, got {steps}")
     if name == 'short': return short_schedule(steps or 270)

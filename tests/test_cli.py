@@ -30,7 +30,7 @@ def test_shipped_model_loads_and_separates_data_from_noise():
     from msdsm.io import load_energy
     m = load_energy(ROOT / 'models' / 'fmnist-paper')
     assert sum(p.numel() for p in m.parameters()) == 9_060_483
-    s = torch.load(ROOT / 'benchmarks' / 'results' / '2026-11-27-h200' / 'samples.pt')['samples_uint8'][:64].float() / 255
+    s = torch.load(ROOT / 'models' / 'fmnist-paper' / 'samples-2048.pt')['samples_uint8'][:64].float() / 255
     with torch.no_grad(): e_samples, e_noise = m(s).mean(), m(torch.rand(64, 1, 32, 32)).mean()
     assert e_samples < e_noise
 
@@ -65,7 +65,7 @@ def test_mismatched_checkpoint(tmp_path):
         other.load_state_dict(latest_checkpoint(tmp_path / 'a')[1])
 
 def test_evaluate_command(tmp_path):
-    samples = ROOT / 'benchmarks' / 'results' / '2026-11-27-h200' / 'samples.pt'
+    samples = ROOT / 'models' / 'fmnist-paper' / 'samples-2048.pt'
     p = run(*MSDSM, 'evaluate', samples, '--n', 200, '--metrics', 'fid', 'isc', '--json', tmp_path / 'm.json')
     r = json.loads((tmp_path / 'm.json').read_text())
     assert r['n_samples'] == 200 and r['features'] == 'fmnist-cnn' and r['fid'] > 0
