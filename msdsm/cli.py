@@ -39,7 +39,8 @@ def parse_duration(text: str) -> float:
     t = str(text).strip().lower()
     parts = re.fullmatch(r'(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?', t)
     if not t or parts is None or not any(parts.groups()):
-        raise ValueError(f"--time-limit {text!r}: give a duration such as 90s, 45m, 1h30m or 2d (a bare number is seconds)")
+        raise ValueError(f"--time-limit {text!r}: give a duration such as 90s, 45m, 1h30m or 2d (a bare number is "
+                         f"seconds)")
     seconds = sum(float(v) * u for v, u in zip(parts.groups(), units.values()) if v)
     if seconds <= 0: raise ValueError(f"--time-limit {text!r} must be longer than zero")
     return seconds
@@ -84,7 +85,7 @@ def _outputs(out: Path, force: bool):
     if out.suffix.lower() not in ('.png', '.pdf', '.jpg', '.jpeg', '.svg'):
         raise ValueError(f"--out {out} must name an image (.png, .pdf, .jpg or .svg); the samples go beside it as .pt")
     pt = out.with_suffix('.pt')
-    refuse_overwrite(pt, force=True, what='samples')            # never a checkpoint, even with --force
+    for p in (out, pt): refuse_overwrite(p, force=True, what='samples')     # never a checkpoint, even with --force
     existing = [str(p) for p in (out, pt) if p.exists()]
     if existing and not force:
         raise ValueError(f"{' and '.join(existing)} already exist: choose another --out, or pass --force to replace")
@@ -95,7 +96,7 @@ def _sample(a):
     from msdsm.io import load_energy
     from msdsm.langevin import make_schedule, draw_samples
     from msdsm.data import save_grid
-    from msdsm.io import atomic_save
+    from msdsm.io import atomic_write
     import torch
     check_options(('--n', a.n, '[1, 1e7]'), ('--batch-size', a.batch_size, '[1, 1e6]'), ('--grid', a.grid, '[1, 1024]'),
                   ('--steps', a.steps, '[1, 1e7]'), ('--step-size', a.step_size, '(0, inf)'),
@@ -111,10 +112,13 @@ def _sample(a):
     if not torch.isfinite(x).all():
         raise RuntimeError(f"{int((~torch.isfinite(x)).flatten(1).any(1).sum())} of {len(x)} samples went non-finite "
                            f"(try a smaller --step-size); nothing was written")
-    save_grid(x[:a.grid], out, nrow=8, title=f"{a.model} · {a.schedule} schedule ({len(temps)} steps) · seed {a.seed}")
+    _outputs(out, a.force)            # again: a file may have appeared at either name during the sampling
     # uint8 (what every metric quantises to anyway) is a quarter of the size, for moving many samples around
     kept = dict(samples_uint8=(x * 255).round().to(torch.uint8)) if a.uint8 else dict(samples=x)
-    atomic_save(dict(**kept, schedule=a.schedule, steps=len(temps), seed=a.seed, model=str(a.model)), pt)
+    atomic_write(pt, lambda f: torch.save(dict(**kept, schedule=a.schedule, steps=len(temps), seed=a.seed,
+                                               model=str(a.model)), f), replace=a.force)
+    save_grid(x[:a.grid], out, nrow=8, title=f"{a.model} · {a.schedule} schedule ({len(temps)} steps) · seed {a.seed}",
+              replace=a.force)
     print(f"wrote {out} and {pt} ({len(x)} samples, {len(temps)}-step {a.schedule} schedule)")
 
 # %% ../nbs/13_cli.ipynb #344620f8
@@ -127,6 +131,7 @@ def _plot(a):
 
 def _reproduce(a):
     from msdsm.reproduce import reproduce
+    if a.only is not None and not a.only: raise ValueError("--only names no experiment: name one or more, or drop it")
     res = reproduce(a.profile, a.only, a.device, a.out_dir, a.runs_dir)
     failed = [r for r in res if r.status == 'failed']
     if failed:
@@ -150,8 +155,10 @@ def _evaluate(a):
     print(f"({r['n_samples']} samples vs {r['reference']}; seed {r['seed']}; torch-fidelity {r['torch_fidelity']})")
     bad = [k for k in ('fid', 'kid', 'isc', 'precision', 'recall') if k in r and not _finite(r[k])]
     if bad: raise RuntimeError(f"{', '.join(bad)} came out non-finite; nothing was written")
-    if a.json:
-        atomic_write(Path(a.json), lambda f: f.write(json.dumps(r, indent=2).encode())); print(f"wrote {a.json}")
+    if a.json:          # checked again: the file may have appeared during the minutes of work; never clobbered then
+        refuse_overwrite(Path(a.json), a.force, 'metrics')
+        atomic_write(Path(a.json), lambda f: f.write(json.dumps(r, indent=2).encode()), replace=a.force)
+        print(f"wrote {a.json}")
 
 def _finite(v) -> bool:
     import math
@@ -259,8 +266,17 @@ def _stopped(a, e):
     print(f"msdsm {a.cmd}: stopped by {name}{what}", file=sys.stderr)
     raise SystemExit(getattr(e, 'exit_code', 130))
 
+def _parse(argv):
+    "The parsed command line; `train`'s key=value overrides may stand anywhere, before or after its options."
+    p = build_parser()
+    a, rest = p.parse_known_args(argv)
+    if a.cmd == 'train': a.overrides += [r for r in rest if '=' in r and not r.startswith('-')]
+    if (left := [r for r in rest if a.cmd != 'train' or '=' not in r or r.startswith('-')]):
+        p.error(f"unrecognized arguments: {' '.join(left)}")
+    return a
+
 def _main(argv):
-    a = build_parser().parse_args(argv)
+    a = _parse(argv)
     try:
         from msdsm.data import DataNotFoundError
         from msdsm.io import CheckpointError

@@ -364,8 +364,8 @@ def image_grid(x: torch.Tensor, nrow: int = 8, padding: int = 2, pad_value: floa
         g[:, top:top + h, left:left + w] = x[i]
     return g.permute(1, 2, 0).numpy()
 
-def save_grid(x: torch.Tensor, path, nrow: int = 8, title: str | None = None, dpi: int = 150):
-    "Save a sample grid as an image (PNG/PDF by suffix); creates the folder."
+def save_grid(x: torch.Tensor, path, nrow: int = 8, title: str | None = None, dpi: int = 150, replace: bool = True):
+    "Save a sample grid as an image (PNG/PDF by suffix), atomically; creates the folder. `replace=False`: no clobber."
     import matplotlib; import matplotlib.pyplot as plt
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     g = image_grid(x, nrow)
@@ -374,6 +374,6 @@ def save_grid(x: torch.Tensor, path, nrow: int = 8, title: str | None = None, dp
     ax.axis('off')
     if title: ax.set_title(title, fontsize=8)
     from msdsm.io import atomic_savefig            # io builds on this module: imported when first needed
-    try: atomic_savefig(fig, path, bbox_inches='tight', dpi=dpi)
+    try: atomic_savefig(fig, path, replace=replace, bbox_inches='tight', dpi=dpi)
     finally: plt.close(fig)
     return path

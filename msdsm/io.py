@@ -66,14 +66,19 @@ def write_failure(path, e, intact: str | None = None) -> WriteError:
     intact = intact or (f"the previous {path.name} is intact" if path.exists() else "nothing was written")
     return WriteError(f"could not write {path}: {why}; {intact}. Free some space or choose another folder.")
 
-def atomic_write(path, write, intact: str | None = None) -> Path:
-    "Write `path` through `write(file)` into a temp file, fsync, rename: readers never see a half-written file."
+def atomic_write(path, write, intact: str | None = None, replace: bool = True) -> Path:
+    """Write `path` through `write(file)` into a temp file, fsync, rename: readers never see a half-written file.
+    `replace=False` never clobbers: if `path` appeared meanwhile (another process), nothing is replaced."""
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_name(path)
     try:
         with open(tmp, 'wb') as f:
             write(f); f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
+        if replace: os.replace(tmp, path)
+        else: os.link(tmp, path)             # atomic, and fails if the name exists: no check-then-write gap
+    except FileExistsError:
+        raise WriteError(f"{path} appeared while msdsm was working (another process wrote it); it was left as it "
+                         f"is: choose another file, or pass --force") from None
     except (OSError, RuntimeError) as e:     # torch reports a full disk as RuntimeError ('file write failed')
         raise write_failure(path, e, intact) from e
     finally:
@@ -87,10 +92,10 @@ def atomic_save(obj, path, intact: str | None = None) -> Path:
     "`torch.save` through `atomic_write`."
     return atomic_write(path, lambda f: torch.save(obj, f), intact)
 
-def atomic_savefig(fig, path, **kw) -> Path:
+def atomic_savefig(fig, path, replace: bool = True, **kw) -> Path:
     "`fig.savefig` through `atomic_write` (format from the suffix): a full disk never truncates the previous image."
     path = Path(path)
-    return atomic_write(path, lambda f: fig.savefig(f, format=path.suffix[1:].lower() or 'png', **kw))
+    return atomic_write(path, lambda f: fig.savefig(f, format=path.suffix[1:].lower() or 'png', **kw), replace=replace)
 
 def remove_stale_temps(folder) -> list:
     "Delete the temp files that killed msdsm writers left in `folder` (their pid is gone on this host); returns them."
@@ -123,7 +128,9 @@ def _holds_model(path: Path) -> bool:
         if not torch_zip: return False
         try: ck = safe_load(path)
         except CheckpointError: return True          # a torch file this process may not read can still be someone's
-        return isinstance(ck, dict) and ('format' in ck or 'model' in ck or 'state_dict' in ck)
+        # a checkpoint, or a bare state dict (`torch.save(model.state_dict())`): every value a tensor
+        return isinstance(ck, dict) and bool(ck) and ('format' in ck or 'model' in ck or 'state_dict' in ck or
+                                                      all(torch.is_tensor(v) for v in ck.values()))
     if head[:3] == b'\x80\x02\x8a': return True   # torch's legacy (pre-zip) format opens with its magic number
     return len(head) == 9 and head[8:9] == b'{' and int.from_bytes(head[:8], 'little') < 2 ** 27   # safetensors
 

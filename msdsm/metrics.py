@@ -294,12 +294,23 @@ def _weights_only_loads():
         if old is None: os.environ.pop('TORCH_FORCE_WEIGHTS_ONLY_LOAD', None)
         else: os.environ['TORCH_FORCE_WEIGHTS_ONLY_LOAD'] = old
 
+_RUNS_CODE = ('dinov2', 'clip')      # torch-fidelity extractors built by torch.hub (runs hubconf.py) or TorchScript
+
+def _weights_tag(fe: str, path) -> str:
+    "A short hash of the feature extractor's weights file (the shipped classifier's by default; 'builtin' otherwise)."
+    if path is None and fe == 'fmnist-cnn': path = classifier_path()
+    if path is None or not Path(path).is_file(): return 'builtin'
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+
 def evaluate(samples: torch.Tensor, reference='fashion_mnist:test', metrics=('fid', 'kid', 'isc', 'prc'),
              features: str = 'fmnist', n: int | None = None, seed: int = 0, weights_path=None, datasets_root=None,
              cache_root=None, device=None, batch_size: int = 200, verbose: bool = False, rescale: str | None = None,
              bootstrap: int = 0) -> dict:
     "Sample-quality metrics of `samples` against `reference` via torch-fidelity, with provenance beside each number."
     fe = _EXTRACTORS.get(features, features)
+    if fe.startswith(_RUNS_CODE):
+        raise ValueError(f"features={features!r}: torch-fidelity builds this extractor from code it loads "
+                         f"(torch.hub or TorchScript), which msdsm does not run; use fmnist, inception or vgg16")
     bad = set(metrics) - {'fid', 'kid', 'isc', 'prc'}
     if not metrics: raise ValueError("metrics is empty: name one or more of fid, kid, isc, prc")
     if bad: raise ValueError(f"Unknown metric(s) {bad}; choose from fid, kid, isc, prc")
@@ -322,9 +333,11 @@ def evaluate(samples: torch.Tensor, reference='fashion_mnist:test', metrics=('fi
         if w: kw['feature_extractor_weights_path'] = w
     elif weights_path: kw['feature_extractor_weights_path'] = weights_path
     if datasets_root: kw['datasets_root'] = str(datasets_root)
+    weights = _weights_tag(fe, kw.get('feature_extractor_weights_path'))
     if ref is not None:
         kw['input2'] = TensorImages(ref) if torch.is_tensor(ref) else ref
-        if torch.is_tensor(ref): kw['input2_cache_name'] = f'msdsm-{fe}-{content_hash(ref)}'
+        # cached reference features are named by the images *and* the extractor's weights: other weights, other cache
+        if torch.is_tensor(ref): kw['input2_cache_name'] = f'msdsm-{fe}-{weights}-{content_hash(ref)}'
     from torch_fidelity.utils import resolve_feature_layer_for_metric
     import torch_fidelity
     lf, li = resolve_feature_layer_for_metric('fid', **kw), resolve_feature_layer_for_metric('isc', **kw)
@@ -340,6 +353,7 @@ def evaluate(samples: torch.Tensor, reference='fashion_mnist:test', metrics=('fi
         raise
     label = LABELS.get(fe, fe)
     out = dict(n_samples=len(s), reference=ref_desc, n_reference=n2, features=fe, features_label=label, seed=seed,
+               feature_weights=str(kw.get('feature_extractor_weights_path') or 'built-in'), feature_weights_sha=weights,
                torch_fidelity=torch_fidelity.__version__, **_fidelity(metrics, f1, f2, lf, li, kw))
     if 'kid' in out: out['kid_x1e3'], out['kid_std_x1e3'] = 1e3 * out['kid'], 1e3 * out['kid_std']
     if bootstrap: out.update(bootstrap_intervals(metrics, f1, f2, lf, li, kw, bootstrap, seed))

@@ -6,7 +6,8 @@ torchrun."""
 
 # %% ../nbs/07_train.ipynb #37d6a93b
 from __future__ import annotations
-import copy, dataclasses, errno, fcntl, json, math, os, shutil, signal, socket, sys, threading, time, typing, warnings
+import copy, dataclasses, errno, fcntl, json, math, os, shutil, signal, socket, stat, sys, threading, time, typing
+import warnings
 from collections import deque
 from dataclasses import dataclass, asdict
 from pathlib import Path
@@ -149,6 +150,8 @@ def _check_ranges(cfg):
     if cfg.arch not in _STAGES: raise ValueError(f"arch={cfg.arch!r}: choose one of {sorted(_STAGES)}")
     if cfg.act not in ACTIVATIONS: raise ValueError(f"act={cfg.act!r}: choose one of {sorted(ACTIVATIONS)}")
     if not cfg.out_dir.strip(): raise ValueError("out_dir is empty: name the folder the run writes to")
+    cfg.out_dir = os.path.expanduser(cfg.out_dir)       # a YAML or key=value `~/runs/x` means the home folder, as
+    if cfg.data_dir: cfg.data_dir = os.path.expanduser(cfg.data_dir)     # on a command line
     if cfg.data_dir is not None and not cfg.data_dir.strip():
         raise ValueError("data_dir is empty: name the folder holding the data, or leave data_dir out to search the "
                          "usual places")
@@ -169,21 +172,20 @@ def _parse_value(key: str, v):
     return v
 
 # %% ../nbs/07_train.ipynb #fb3e04be
+# the reference's two recipes: one-channel 28×28 sets (Res12) and colour 32×32 sets (Res18); the rest is Config's
+_GREY = dict(arch='res12', width=64, sigma_min=0.1, sigma_max=3.0, sigma_spacing='geometric', lr=1e-4,
+             batch_size=128, iterations=100_000)
+_COLOUR = dict(arch='res18', width=128, sigma_min=0.05, sigma_max=1.2, sigma_spacing='linear', lr=5e-5,
+               batch_size=128, iterations=300_000)
 RECIPES = {
     # Fashion-MNIST: the reference trains on the 10k *test* split; msdsm uses the 60k train split (a stated deviation).
-    'fmnist-paper': dict(dataset='fashion_mnist', arch='res12', width=64, sigma_min=0.1, sigma_max=3.0,
-                         sigma_spacing='geometric', lr=1e-4, batch_size=128, iterations=100_000,
+    'fmnist-paper': dict(_GREY, dataset='fashion_mnist',
                          note='reference recipe; train split (60k), not the reference test split; EMA 0.999 added'),
-    'mnist-paper': dict(dataset='mnist', arch='res12', width=64, sigma_min=0.1, sigma_max=3.0,
-                        sigma_spacing='geometric', lr=1e-4, batch_size=128, iterations=100_000,
-                        note='assumed: the Fashion-MNIST recipe on MNIST (the reference ships no MNIST script); '
-                             'EMA 0.999 added'),
-    'cifar10-paper': dict(dataset='cifar10', arch='res18', width=128, sigma_min=0.05, sigma_max=1.2,
-                          sigma_spacing='linear', lr=5e-5, batch_size=128, iterations=300_000,
-                          note='reference recipe (no flips); EMA 0.999 added'),
+    'mnist-paper': dict(_GREY, dataset='mnist', note='assumed: the Fashion-MNIST recipe on MNIST (the reference ships '
+                                                      'no MNIST script); EMA 0.999 added'),
+    'cifar10-paper': dict(_COLOUR, dataset='cifar10', note='reference recipe (no flips); EMA 0.999 added'),
     # The reference has no CelebA training script; the CIFAR-10 settings are reused on 32×32 CelebA crops.
-    'celeba-paper': dict(dataset='celeba', arch='res18', width=128, sigma_min=0.05, sigma_max=1.2,
-                         sigma_spacing='linear', lr=5e-5, batch_size=128, iterations=300_000,
+    'celeba-paper': dict(_COLOUR, dataset='celeba',
                          note='assumed: CIFAR-10 recipe on CelebA 32×32 (the reference ships no CelebA script)'),
 }
 
@@ -368,7 +370,8 @@ def train_step(self: Trainer):
 
 # %% ../nbs/07_train.ipynb #08f53951
 RESUME_OVERRIDES = ('iterations', 'lr', 'lr_min', 'lr_schedule', 'log_every', 'ckpt_every', 'keep_ckpts',
-                    'sample_every', 'sample_steps', 'sample_n', 'sample_save', 'data_dir', 'nonfinite', 'skip_limit', 'progress',
+                    'sample_every', 'sample_steps', 'sample_n', 'sample_save', 'data_dir', 'nonfinite', 'skip_limit',
+                    'progress',
                     'note', 'precision', 'compile', 'compile_mode', 'channels_last', 'fused_adam', 'tf32', 'device')
 
 @patch
@@ -440,11 +443,15 @@ def save_checkpoint(self: Trainer):
     self.last_ckpt = path
     return path
 
+# %% ../nbs/07_train.ipynb #6dfd8607
 @patch(cls_method=True)
 def resume(cls: Trainer, run_dir, overrides=None, images=None):
     "A Trainer restored from the newest readable checkpoint of `run_dir`; `overrides` may extend or re-schedule it."
     path, ck = latest_checkpoint(run_dir)
     cfg = make_config(base=ck['config'], overrides=overrides)
+    if cfg.iterations < ck['step']:
+        raise ValueError(f"iterations={cfg.iterations} is below the step this run has reached ({ck['step']}): a run "
+                         f"cannot be shortened; continue it, or keep the model it has")
     if cfg.out_dir != ck['config'].get('out_dir') and Path(cfg.out_dir).resolve() != Path(run_dir).resolve():
         raise ValueError(f"out_dir cannot change when resuming: the run continues in {run_dir}. To continue it "
                          f"elsewhere, copy the folder there and resume the copy")
@@ -540,6 +547,11 @@ class RunLock:
                 if e.errno != errno.ELOOP: raise
                 raise RunFolderError(f"{self.path} is a symbolic link: msdsm writes its lock only into a file of its "
                                      f"own; remove the link") from None
+            st = os.fstat(fd)
+            if st.st_nlink > 1 or not stat.S_ISREG(st.st_mode):      # a hard link: writing would change another file
+                os.close(fd)
+                raise RunFolderError(f"{self.path} is not a plain file of its own (a hard link or a device): msdsm "
+                                     f"writes its lock only into a file of its own; remove it")
             try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd); owner = _lock_owner(self.path)
@@ -570,8 +582,8 @@ class StopSignals:
         self.count += 1
         if self.signum is None: self.signum = self.order.first(signum) if self.order else signum
         elif self.count == 2:      # os.write: a handler may run while tqdm is inside a write to stderr
-            os.write(2, f"\n{signal.Signals(signum).name} too: still stopping at the step boundary to write the "
-                        f"checkpoint (SIGKILL would lose the steps since the last one)\n".encode())
+            os.write(2, b"\nanother signal: still stopping at the step boundary to write the checkpoint (SIGKILL "
+                        b"would lose the steps since the last one)\n")
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
             self.order = SignalOrder().__enter__()
@@ -587,7 +599,7 @@ CONFIG_HEADER = b'# msdsm train: the settings this run resolved to (rewritten at
 @patch
 def _claim_folder(self: Trainer, overwrite: bool):
     "A fresh run may not write into another run's folder (unless `overwrite`); then record the settings."
-    old = [p for p in (self.run_dir / 'log.jsonl', self.run_dir / 'checkpoints') if p.exists()]
+    old = [self.run_dir / n for n in ('log.jsonl', 'checkpoints', 'energy', 'samples') if (self.run_dir / n).exists()]
     if old and not self.resumed:
         if not overwrite:
             raise RunFolderError(f"{self.run_dir} already holds another run ({', '.join(p.name for p in old)}). "
@@ -625,11 +637,14 @@ def _finish(self: Trainer, preview: bool = True):
 @patch
 def fit(self: Trainer, overwrite: bool = False, time_limit: float | None = None):
     """Train until `cfg.iterations`; log, checkpoint, sample. SIGINT/SIGTERM stop at a step boundary with a checkpoint;
-    so does `time_limit` (seconds from now): then `fit` returns with `stopped == 'time limit'` and the run unfinished."""
+    so does `time_limit` (seconds from now): then `fit` returns, `stopped == 'time limit'`, the run unfinished."""
     cfg, self.stopped = self.cfg, None
     deadline = None if time_limit is None else time.monotonic() + time_limit
     if self.run_dir.exists() and not self.run_dir.is_dir():
         raise RunFolderError(f"out_dir {self.run_dir} exists and is not a folder: choose another out_dir")
+    if self.run_dir.name == 'checkpoints' or (self.run_dir / 'energy.json').exists():
+        raise RunFolderError(f"out_dir {self.run_dir} is a run's checkpoints/ or an exported model's folder: a run "
+                             f"needs a folder of its own")
     if self.rank == 0: self.run_dir.mkdir(parents=True, exist_ok=True)
     with RunLock(self.run_dir, enabled=self.rank == 0), StopSignals() as stop:
         if self.rank == 0: self._claim_folder(overwrite)
@@ -663,6 +678,7 @@ def fit(self: Trainer, overwrite: bool = False, time_limit: float | None = None)
                                                   else 'the last preview grid drawn')
     return self
 
+# %% ../nbs/07_train.ipynb #ec57e18f
 TIME_UP = 255                 # the stop flag of a time limit: a number no signal has
 
 @patch
@@ -711,8 +727,11 @@ def plot_run(run_dir, out=None, title=None):
     "Loss and energy curves of a run in the project's figure style; saved to `out` (default RUN_DIR/curves.png)."
     import matplotlib.pyplot as plt
     from msdsm.figures import STYLE, check_figure
-    log = read_log(run_dir)
+    log = [r for r in read_log(run_dir) if all(isinstance(r.get(k), (int, float)) for k in ('step', 'loss', 'e_data',
+                                                                                             'e_noise'))]
     if not log: raise ValueError(f"{Path(run_dir) / 'log.jsonl'} has no training records yet")
+    if not any(math.isfinite(r['loss']) for r in log):
+        raise ValueError(f"{Path(run_dir) / 'log.jsonl'}: no finite loss in {len(log)} records (the run diverged)")
     st, loss = [r['step'] for r in log], [r['loss'] for r in log]
     mk = 'o' if len(log) < 20 else None                  # a short run's few records stay visible as points
     with plt.rc_context(STYLE):

@@ -102,7 +102,28 @@ def _cases(tmp: Path, done: Path):
     idx_f = tmp / 'idx_float'; idx_f.mkdir()
     gzip.open(idx_f / 'train-images-idx3-ubyte.gz', 'wb').write(bytes([0, 0, 0x0D, 3]) + struct.pack('>III', 1, 28, 28) + bytes(4 * 784))
     gzip.open(idx_f / 'train-labels-idx1-ubyte.gz', 'wb').write(bytes([0, 0, 8, 1]) + struct.pack('>I', 1) + bytes(1))
+    withmodel = tmp / 'withmodel'; shutil.copytree(MODEL, withmodel / 'energy')       # a model, no run
+    hl = tmp / 'hl'; hl.mkdir(); (tmp / 'precious.txt').write_text('precious'); os.link(tmp / 'precious.txt', hl / 'run.lock')
+    rep = tmp / 'rep'; (rep / 'reports').mkdir(parents=True); (rep / 'reports' / 'README.md').write_text('MY NOTES')
+    (rep / 'mine').mkdir(); (rep / 'mine' / 'data_overview.ipynb').write_text('{}')
+    (tmp / 'c').mkdir(); torch.save(torch.nn.Linear(2, 2).state_dict(), tmp / 'c' / 'weights.pt')
+    shutil.copy(newest, tmp / 'c' / 'backup.png')
+    (tmp / 'nolog').mkdir(); (tmp / 'nolog' / 'log.jsonl').write_text('{"step": 1, "loss": 1.0}\n')
+    (tmp / 'nanlog').mkdir(); (tmp / 'nanlog' / 'log.jsonl').write_text('{"step": 1, "loss": NaN, "e_data": 1, "e_noise": 2}\n')
     return [
+        ('new run over an exported model', ['train', *TINY, 'iterations=2', f'out_dir={withmodel}'], 'already holds another run', 2, [withmodel]),
+        ('run.lock hard-linked to a file', ['train', *TINY, 'iterations=2', f'out_dir={hl}'], 'not a plain file of its own', 2, [tmp / 'precious.txt']),
+        ('reproduce into the source notebooks', ['reproduce', '--profile', 'tiny', '--only', 'data_overview', '--out-dir', tmp / 'rep2', '--runs-dir', ROOT / 'nbs' / 'experiments'], 'inside the source notebooks', 2, [ROOT / 'nbs' / 'experiments']),
+        ('reproduce over a README it did not write', ['reproduce', '--profile', 'tiny', '--only', 'data_overview', '--out-dir', rep], 'was not written by msdsm reproduce', 2, [rep]),
+        ('reproduce over a notebook it did not write', ['reproduce', '--profile', 'tiny', '--only', 'data_overview', '--out-dir', tmp / 'rep3', '--runs-dir', rep / 'mine'], 'not an executed copy', 2, [rep]),
+        ('reproduce --only with no names', ['reproduce', '--only'], 'names no experiment', 2, []),
+        ('samples over a bare state dict', ['sample', MODEL, '--n', '1', '--out', tmp / 'c' / 'weights.png', '--force'], 'is a training checkpoint or model', 2, [tmp / 'c']),
+        ('grid over a checkpoint named .png', ['sample', MODEL, '--n', '1', '--out', tmp / 'c' / 'backup.png', '--force'], 'is a training checkpoint or model', 2, [tmp / 'c']),
+        ('features built from torch.hub code', ['evaluate', tmp / 'pm1.pt', '--rescale', 'signed', '--metrics', 'isc', '--features', 'dinov2-vit-s-14'], 'which msdsm does not run', 2, []),
+        ('resume to fewer iterations than done', ['train', '--resume', done, 'iterations=3'], 'is below the step', 2, [done]),
+        ('a run inside a run\'s checkpoints', ['train', *TINY, 'iterations=2', f'out_dir={done}/checkpoints'], 'needs a folder of its own', 2, [done]),
+        ('plot records without energies', ['plot', tmp / 'nolog'], 'has no training records', 2, []),
+        ('plot a diverged log', ['plot', tmp / 'nanlog'], 'no finite loss', 2, []),
         ('non-integer batch size', ['train', *TINY, 'batch_size=abc', f'out_dir={tmp}/r1'], "batch_size='abc': expected an integer", 2, []),
         ('out_dir is a file', ['train', *TINY, 'iterations=2', f'out_dir={tmp}/afile'], 'exists and is not a folder', 2, [tmp / 'afile']),
         ('unwritable out_dir', ['train', *TINY, 'iterations=2', 'out_dir=/sys/msdsm-run'], 'cannot read or write /sys/msdsm-run', 2, []),
@@ -208,10 +229,28 @@ def test_things_that_used_to_fail_now_work(tmp_path, finished_run):
     # --rescale signed maps [-1, 1] samples instead of refusing them
     torch.save({'samples': torch.rand(30, 1, 32, 32) * 2 - 1}, tmp_path / 'pm1.pt')
     run(*MSDSM, 'evaluate', tmp_path / 'pm1.pt', '--rescale', 'signed', '--metrics', 'isc')
+    # a YAML or key=value `~` is the home folder, as on a command line
+    run(*MSDSM, 'train', *TINY, 'iterations=2', 'out_dir=~/tilde', env={'HOME': str(tmp_path)})
+    assert (tmp_path / 'tilde' / 'energy' / 'energy.json').exists() and not (Path.cwd() / '~').exists()
     # a truncated last log line is skipped with a warning naming the file
     with open(finished_run / 'log.jsonl', 'a') as f: f.write('{"step": 99, "lo')
     p = run(*MSDSM, 'plot', finished_run, '--out', tmp_path / 'c.png')
     assert 'skipping a truncated record' in p.stderr and (tmp_path / 'c.png').stat().st_size > 1000
+
+
+def test_cached_reference_features_follow_the_weights(tmp_path):
+    "Other feature-extractor weights, other cached reference features (and the result names the weights)."
+    from safetensors.torch import load_file, save_file
+    from msdsm.metrics import evaluate, classifier_path
+    sd = load_file(str(classifier_path()))
+    save_file({k: v + 0.05 * torch.randn_like(v) if v.is_floating_point() and v.ndim > 1 else v for k, v in sd.items()},
+              str(tmp_path / 'other.safetensors'))
+    g = torch.Generator().manual_seed(0)
+    x, ref = torch.rand(40, 1, 32, 32, generator=g), torch.rand(60, 1, 32, 32, generator=g)
+    kw = dict(reference=ref, metrics=['fid'], cache_root=tmp_path / 'cache')
+    a = evaluate(x, **kw); b = evaluate(x, weights_path=tmp_path / 'other.safetensors', **kw); c = evaluate(x, **kw)
+    assert a['fid'] != b['fid'] and a['fid'] == c['fid'], (a['fid'], b['fid'], c['fid'])
+    assert a['feature_weights_sha'] != b['feature_weights_sha'] and 'other.safetensors' in b['feature_weights']
 
 
 def test_disk_full_during_checkpoint(tmp_path, monkeypatch, capsys):

@@ -24,18 +24,6 @@ def test_stem_variants_are_the_same_function():
         assert torch.allclose(g.double(), g0, atol=1e-4) and torch.allclose(w.double(), w0, rtol=1e-4), how
 
 
-def test_levers_tiny(tmp_path):
-    out = tmp_path / 'l.json'
-    p = run(sys.executable, ROOT / 'benchmarks' / 'levers.py', '--device', 'cpu', '--width', '8', '--batch', '8',
-            '--repeat', '2', '--only', 'stem_unfold', 'stem_nchw', 'no_channels_last', '--json', out, timeout=600)
-    r = json.loads(out.read_text())
-    assert [v['variant'] for v in r['variants']] == ['default', 'stem_unfold', 'stem_nchw', 'no_channels_last']
-    for v in r['variants']:
-        assert v['status'] == 'ok' and v['check']['passed'] and v['check']['params_without_grad'] == 0, v
-        assert v['step']['median_ms'] > 0
-    assert '| stem_unfold |' in p.stdout and '× vs default' in p.stdout
-
-
 def test_a_variant_over_budget_is_recorded(tmp_path):
     out = tmp_path / 'l.json'
     run(sys.executable, ROOT / 'benchmarks' / 'levers.py', '--device', 'cpu', '--width', '8', '--batch', '8',
@@ -51,4 +39,9 @@ def test_gpu_speed_script_tiny(tmp_path):
     assert '== profile exit 0' in p.stdout and '== levers exit 0' in p.stdout, p.stdout[-2000:]
     assert {'profile.json', 'levers.json', 'profile.log', 'levers.log'} <= {f.name for f in out.iterdir()}
     r = json.loads((out / 'levers.json').read_text())
-    assert len(r['variants']) == 7 and all(v['status'] == 'ok' and v['check']['passed'] for v in r['variants'])
+    assert len(r['variants']) == 7
+    for v in r['variants']:      # every variant computes fp32 eager's loss and gradients, and is timed
+        assert v['status'] == 'ok' and v['check']['passed'] and v['check']['params_without_grad'] == 0, v
+        assert v['step']['median_ms'] > 0
+    log = (out / 'levers.log').read_text()
+    assert '| stem_unfold |' in log and '× vs default' in log
