@@ -10,8 +10,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['ACTIVATIONS', 'ResBlock', 'QuadraticHead', 'EnergyNet', 'res6', 'res12', 'res18', 'res34', 'build_energy',
-           'count_parameters', 'energy_and_grad', 'score']
+__all__ = ['ACTIVATIONS', 'ENERGY_FAMILIES', 'ResBlock', 'QuadraticHead', 'EnergyNet', 'res6', 'res12', 'res18', 'res34',
+           'register_energy', 'family_of', 'build_energy', 'count_parameters', 'energy_and_grad', 'score']
 
 # %% ../nbs/02_energy.ipynb #cf2e85b9
 ACTIVATIONS = {'elu': nn.ELU, 'silu': nn.SiLU, 'swish': nn.SiLU}
@@ -102,9 +102,27 @@ def res34(in_channels=3, width=128, resolution=32, act='elu', norm=False):
     "17 blocks in 4 stages (reference's deepest)."
     return EnergyNet('res34', in_channels, width, resolution, act, norm)
 
-def build_energy(arch='res12', **kw) -> EnergyNet:
-    "Build an energy network from its config dict (as stored in checkpoints)."
-    return EnergyNet(arch, **kw)
+ENERGY_FAMILIES = {'resnet': EnergyNet}      # name → class; a config without 'family' is an EnergyNet
+
+def register_energy(name: str, cls=None):
+    """Make an energy-network class buildable (and loadable) by name: `build_energy(family=name, **config)`. The class
+    takes its config as keyword arguments and keeps it as `.config`. Usable as a decorator."""
+    def add(c):
+        if name in ENERGY_FAMILIES and ENERGY_FAMILIES[name] is not c:
+            raise ValueError(f"energy family {name!r} is already registered ({ENERGY_FAMILIES[name].__name__})")
+        ENERGY_FAMILIES[name] = c; return c
+    return add(cls) if cls is not None else add
+
+def family_of(model) -> str:
+    "The registered name of `model`'s class."
+    return next((n for n, c in ENERGY_FAMILIES.items() if type(model) is c), 'resnet')
+
+def build_energy(*args, family: str = 'resnet', **kw) -> nn.Module:
+    "Build an energy network from its config dict (as stored in checkpoints and energy.json)."
+    if family not in ENERGY_FAMILIES:
+        raise ValueError(f"unknown energy family {family!r}; registered: {', '.join(ENERGY_FAMILIES)} "
+                         f"(msdsm.energy.register_energy adds one)")
+    return ENERGY_FAMILIES[family](*args, **kw)
 
 def count_parameters(m: nn.Module, trainable: bool = False) -> int:
     return sum(p.numel() for p in m.parameters() if p.requires_grad or not trainable)

@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 import msdsm
 from .data import DATASETS
-from .energy import build_energy, EnergyNet
+from .energy import ENERGY_FAMILIES, build_energy, family_of, EnergyNet
 
 # %% auto #0
 __all__ = ['SAFE_GLOBALS', 'CKPT_FORMAT', 'MAX_PIXELS', 'CheckpointError', 'safe_load', 'WriteError', 'write_failure',
@@ -223,7 +223,8 @@ def save_energy(model: EnergyNet, folder, meta: dict | None = None, dtype=None, 
     shards.append(cur)
     names = (['energy.safetensors'] if len(shards) == 1 else
              [f'energy-{i + 1:05d}-of-{len(shards):05d}.safetensors' for i in range(len(shards))])
-    cfg = dict(model=model.config, files=names, dtype=str(dtype or 'as trained'), msdsm_version=msdsm.__version__,
+    arch = model.config if family_of(model) == 'resnet' else {'family': family_of(model), **model.config}
+    cfg = dict(model=arch, files=names, dtype=str(dtype or 'as trained'), msdsm_version=msdsm.__version__,
                **(meta or {}))
     # every file goes to a temp name first: a full disk or a kill mid-export leaves the previous export as it was
     temps = {folder / n: _temp_name(folder / n) for n in names}
@@ -239,7 +240,9 @@ def save_energy(model: EnergyNet, folder, meta: dict | None = None, dtype=None, 
     return folder
 
 # %% ../nbs/06_io.ipynb #75dd0e39
-_ARCH_KEYS = set(inspect.signature(EnergyNet).parameters)
+def _arch_keys(family: str) -> set:
+    "The constructor arguments an energy family's config may hold."
+    return set(inspect.signature(ENERGY_FAMILIES[family]).parameters) | {'family'}
 
 def _read_model_json(f: Path) -> dict:
     "`energy.json`, checked: a dict whose `model` holds architecture arguments only, whose `files` lie in its folder."
@@ -247,9 +250,14 @@ def _read_model_json(f: Path) -> dict:
     except (ValueError, UnicodeDecodeError) as e: raise CheckpointError(f"{f} is not valid JSON ({e})") from None
     if not isinstance(meta, dict): raise CheckpointError(f"{f} must hold a JSON object, not a {type(meta).__name__}")
     m = meta.get('model')
-    if m is not None and (not isinstance(m, dict) or set(m) - _ARCH_KEYS):
-        bad = sorted(set(m) - _ARCH_KEYS) if isinstance(m, dict) else type(m).__name__
-        raise CheckpointError(f"{f}: 'model' must be an object with keys among {', '.join(sorted(_ARCH_KEYS))}; "
+    fam = m.get('family', 'resnet') if isinstance(m, dict) else 'resnet'
+    if fam not in ENERGY_FAMILIES:
+        raise CheckpointError(f"{f}: energy family {fam!r} is not registered here ({', '.join(ENERGY_FAMILIES)}); "
+                              f"import the code that registers it (msdsm.energy.register_energy) first")
+    if m is not None and (not isinstance(m, dict) or set(m) - _arch_keys(fam)):
+        keys = _arch_keys(fam)
+        bad = sorted(set(m) - keys) if isinstance(m, dict) else type(m).__name__
+        raise CheckpointError(f"{f}: 'model' must be an object with keys among {', '.join(sorted(keys))}; "
                               f"found {bad}")
     files = meta.get('files')
     if files is not None:
