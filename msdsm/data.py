@@ -216,7 +216,7 @@ def _load_celeba(folder: Path, split: str):
         if x.dtype != np.uint8 or x.shape != (len(names), 3, 32, 32):
             raise ValueError(f"{cache} holds {x.dtype} {x.shape}, not the {len(names)} 3×32×32 uint8 images of the "
                              f"partition: delete it and it is rebuilt")
-        return torch.from_numpy(np.ascontiguousarray(x)), None
+        return torch.from_numpy(np.array(x)), None          # a copy: the memory map is read-only
     from tqdm.auto import tqdm
     x = np.empty((len(names), 3, 32, 32), np.uint8)
     for i, n in enumerate(tqdm(names, desc=f'CelebA {split} → 32×32', disable=len(names) < 1000)):

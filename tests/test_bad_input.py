@@ -1,7 +1,6 @@
-"""Bad input, table-driven: each case is one real `msdsm` command that must end with exit status 2 (1 for a run that
+"""Bad input, table-driven: each case is one `msdsm` command (its own process) that must end with exit status 2 (1 for a run that
 failed), one line on stderr naming what was wrong, no traceback — and must leave what was there untouched."""
 import gzip, hashlib, json, os, pickle, shutil, struct, zlib
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np
 import pytest, torch
@@ -197,21 +196,56 @@ def _cases(tmp: Path, done: Path):
     ]
 
 
+# Importing torch costs each command ≈ 2.5 s of CPU, most of this table's time. The cases therefore run as processes
+# forked from one interpreter that has imported msdsm (and torch) but run no torch operation yet, each with its own
+# stdout/stderr, environment and exit status, through `msdsm.cli.main(argv)` exactly as `python -m msdsm.cli` does.
+FORK_SERVER = r"""
+import json, os, sys, traceback
+import msdsm.cli, msdsm.train, msdsm.io, msdsm.metrics, msdsm.reproduce, msdsm.bench
+active = {}
+def reap():
+    pid, status = os.wait()
+    print(json.dumps(dict(id=active.pop(pid), code=os.waitstatus_to_exitcode(status))), flush=True)
+for line in sys.stdin:
+    req = json.loads(line)
+    while len(active) >= 2: reap()                 # two at a time: two cores
+    pid = os.fork()
+    if pid == 0:
+        for fd, name in ((1, 'out'), (2, 'err')): os.dup2(os.open(req[name], os.O_WRONLY | os.O_CREAT), fd)
+        os.environ.update(req['env']); code = 0
+        try: msdsm.cli.main(req['argv'])
+        except SystemExit as e: code = e.code if isinstance(e.code, int) else (e.code is not None)
+        except BaseException: traceback.print_exc(); code = 1
+        sys.stdout.flush(); sys.stderr.flush(); os._exit(code)
+    active[pid] = req['id']
+while active: reap()
+"""
+
+def run_forked(cases, tmp: Path, env: dict) -> list:
+    "(exit status, stdout, stderr) of `msdsm ARGS` for each case's args, forked from one warm interpreter."
+    import subprocess, sys
+    reqs = [dict(id=i, argv=[str(a) for a in args], env=env, out=str(tmp / f'.case{i}.out'),
+                 err=str(tmp / f'.case{i}.err')) for i, args in enumerate(cases)]
+    p = subprocess.run([sys.executable, '-c', FORK_SERVER], input=''.join(json.dumps(r) + '\n' for r in reqs),
+                       capture_output=True, text=True, timeout=1200, env={**os.environ, 'MSDSM_OFFLINE': '1'})
+    codes = {d['id']: d['code'] for d in map(json.loads, p.stdout.splitlines())}
+    assert len(codes) == len(reqs), p.stderr[-3000:]
+    return [(codes[r['id']], Path(r['out']).read_text(), Path(r['err']).read_text()) for r in reqs]
+
+
 @needs_fmnist
 def test_bad_inputs(tmp_path, finished_run):
     SENTINEL.unlink(missing_ok=True)
     failures, cases = [], _cases(tmp_path, finished_run)
     before = {name: {p: digest(p) for p in keep} for name, _, _, _, keep in cases}
-    def one(case):                      # the commands touch disjoint files, so two run at a time (2 cores)
-        return run(*MSDSM, *case[1], check=False, timeout=300, env={'MSDSM_DATA': str(tmp_path / 'cifar')})
-    with ThreadPoolExecutor(2) as pool: procs = list(pool.map(one, cases))
-    for (name, args, text, code, keep), p in zip(cases, procs):
-        err = p.stderr.strip().splitlines()
+    ran = run_forked([c[1] for c in cases], tmp_path, env={'MSDSM_DATA': str(tmp_path / 'cifar')})
+    for (name, args, text, code, keep), (rc, out, stderr) in zip(cases, ran):
+        err = stderr.strip().splitlines()
         line = next((l for l in err if l.startswith('msdsm ')), '')
-        ok = (p.returncode == code and text in line and 'Traceback' not in p.stderr and
+        ok = (rc == code and text in line and 'Traceback' not in stderr and
               all(digest(q) == h for q, h in before[name].items()))
-        print(f"{name:36s} exit {p.returncode}  {line[:150]}")
-        if not ok: failures.append(f"{name}: exit {p.returncode} (want {code}), stderr:\n{p.stderr[-1500:]}")
+        print(f"{name:36s} exit {rc}  {line[:150]}")
+        if not ok: failures.append(f"{name}: exit {rc} (want {code}), stderr:\n{stderr[-1500:]}")
     assert not SENTINEL.exists(), 'a pickle ran code'
     assert not failures, '\n\n'.join(failures)
 
