@@ -272,6 +272,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'msdsm.reproduce._fmt': ('reproduce.html#_fmt', 'msdsm/reproduce.py'),
                                  'msdsm.reproduce._iv': ('reproduce.html#_iv', 'msdsm/reproduce.py'),
                                  'msdsm.reproduce._pct': ('reproduce.html#_pct', 'msdsm/reproduce.py'),
+                                 'msdsm.reproduce._said': ('reproduce.html#_said', 'msdsm/reproduce.py'),
                                  'msdsm.reproduce.below_baseline': ('reproduce.html#below_baseline', 'msdsm/reproduce.py'),
                                  'msdsm.reproduce.check': ('reproduce.html#check', 'msdsm/reproduce.py'),
                                  'msdsm.reproduce.ensure_kernel': ('reproduce.html#ensure_kernel', 'msdsm/reproduce.py'),

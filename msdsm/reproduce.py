@@ -214,29 +214,35 @@ def _card_rows(root: Path, model: str, run: str, profile: str) -> list:
                    f"split); EMA {rc['ema_decay']} (the reference has none)"),
         ('iterations', f"**{tr['iterations']:,} of the recipe's 100,000**, the cosine schedule set to "
                        f"{rc['iterations']:,} (not cut off midway)"),
-        ('card, time', f"one {info['device']}, torch {info['torch']}, {tr['seconds']:.0f} s of training at "
+        ('hardware, time', f"one {info['device']}, torch {info['torch']}, {tr['seconds']:.0f} s of training at "
                        f"{tr['ms_per_iteration']:.1f} ms/iteration ({prec} autocast, whole loss compiled, mode "
                        f"{tr.get('compile_mode')})"),
         ('weights', f"EMA weights in {meta['dtype'].replace('torch.', '')}, {len(meta['files'])} safetensors file(s) "
                     f"+ `energy.json`; `msdsm.io.load_energy('{model}')` loads them as float32"),
         ('final log', f"step {fl['step']:,}: MDSM loss {fl['loss']:.1f} (reference units); mean energy of training "
                       f"images {fl['e_data']:.4g} vs {fl['e_noise']:.4g} for uniform noise (`{run}/summary.json`)"),
-        ('samples', f"{m['n_samples']:,} samples, {g['schedule']}, drawn in bf16 through the compiled sampler (the "
-                    f"reference samples in fp32), denoising jump at the end"),
+        ('samples', f"{m['n_samples']:,} samples (`{model}/samples-2048.pt`), {g['schedule']}, drawn in bf16 through "
+                    f"the compiled sampler (the reference samples in fp32), denoising jump at the end; the run's "
+                    f"config, log and curves in `{run}/`"),
         ('metrics', f"against the {m['n_reference']:,} Fashion-MNIST test images, {m['features_label']}, 95 % "
                     f"bootstrap intervals: **FID {_iv(m, 'fid', f='.1f')}**"
                     + (f" (trivial generator: {triv:.1f})" if triv is not None else '')
-                    + f", KID ×10³ {_iv(m, 'kid', 1e3, '.0f')}, **IS {_iv(m, 'isc')}**, precision "
+                    + f", KID ×10³ {_iv(m, 'kid', 1e3, '.0f')}, IS {_iv(m, 'isc')} (no trivial baseline for these "
+                    f"two), precision "
                     f"{_iv(m, 'precision')}, recall {_iv(m, 'recall')}; recognised with p ≥ 0.9: "
                     f"{_pct(cl)} of {cl['n']:,} (real test images {_pct(real)} of {real['n']:,}; Wilson intervals); "
                     f"largest classes " + ', '.join(f"{c} {100 * f:.0f} %" for f, c in fr[:2]) + "; smallest "
                     + ', '.join(f"{c} {100 * f:.1f} %" for f, c in fr[:-3:-1])
                     + f" (`results/{profile}/samples.json`)"),
-        ('outlier detection', f"Fashion-MNIST vs MNIST test AUROC {_iv(ood, 'auroc', f='.3f')} (n = {ood['n_in']:,} "
-                              f"+ {ood['n_out']:,}; `results/{profile}/ood.json`)"),
-        ('likelihood', f"AIS bracket {lik['bits_per_dim_bracket'][0]:.2f}–{lik['bits_per_dim_bracket'][1]:.2f} "
-                       f"bits/dim, {'converged' if lik['converged'] else 'not converged'} (`results/{profile}/"
-                       f"likelihood.json`)")]
+        ('outlier detection', f"Fashion-MNIST vs MNIST test: {_said(res('ood'), profile, 'Fashion-MNIST vs MNIST')} "
+                              f"(`results/{profile}/ood.json`)"),
+        ('likelihood', f"{_said(lik, profile, 'bits/dim (Fashion-MNIST test)')} (`results/{profile}/likelihood.json`)")]
+
+def _said(rec: dict, profile: str, key: str) -> str:
+    "A results file's own headline (its numbers, n, baseline) and the status the code gives it."
+    status, why = status_of(rec, profile)
+    said = f" ({'; '.join(why)})" if why and status != 'not converged' else ''    # that one's reason is in the headline
+    return f"{rec['headline'][key]} — **{status}**{said}"
 
 def model_card(root=None, model='models/fmnist-paper', run=SHIPPED_RUN, profile='smoke') -> str:
     "The shipped model's card as Markdown, from its energy.json, the run's config and summary, and results/."
