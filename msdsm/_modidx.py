@@ -140,6 +140,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                           'msdsm.io._check_samples': ('io.html#_check_samples', 'msdsm/io.py'),
                           'msdsm.io._check_weights': ('io.html#_check_weights', 'msdsm/io.py'),
                           'msdsm.io._holds_model': ('io.html#_holds_model', 'msdsm/io.py'),
+                          'msdsm.io._model_like': ('io.html#_model_like', 'msdsm/io.py'),
                           'msdsm.io._read_images': ('io.html#_read_images', 'msdsm/io.py'),
                           'msdsm.io._read_model_json': ('io.html#_read_model_json', 'msdsm/io.py'),
                           'msdsm.io._safetensors_weights': ('io.html#_safetensors_weights', 'msdsm/io.py'),

@@ -236,11 +236,11 @@ def bench_case(c: dict, device, repeat: int = 20, peak_tflops: float | None = No
     if peak_tflops: r['floor_ms'] = r['flops_per_step'] / (peak_tflops * 1e12) * 1e3
     return r
 
-def _write_json(path, res):
+def _write_json(path, res, replace: bool = True):
     from msdsm.io import atomic_write
-    atomic_write(Path(path), lambda f: f.write(json.dumps(res, indent=2).encode()))
+    atomic_write(Path(path), lambda f: f.write(json.dumps(res, indent=2).encode()), replace=replace)
 
-def run_bench(device='auto', json_path=None, quick=False, only=None, repeat=20) -> dict:
+def run_bench(device='auto', json_path=None, quick=False, only=None, repeat=20, force: bool = False) -> dict:
     "Run every case; print the table (ms per step, medians); write JSON if asked. Returns the results."
     dev = torch.device(device if device != 'auto' else ('cuda' if torch.cuda.is_available() else 'cpu'))
     res = dict(date=datetime.now(timezone.utc).isoformat(timespec='seconds'), torch=torch.__version__,
@@ -254,7 +254,7 @@ def run_bench(device='auto', json_path=None, quick=False, only=None, repeat=20) 
         print(f"{r['kind']} {r['arch']}-{r['width']} bs{r['batch_size']}: msdsm {r['msdsm']['median_ms']:.2f} ms, "
               f"reference fp32 {r['reference_fp32']['median_ms']:.2f} ms, "
               f"check {'ok' if r['check']['passed'] else 'FAILED'}", flush=True)
-        if json_path: _write_json(json_path, res)              # each case kept as it finishes
+        if json_path: _write_json(json_path, res, replace=force or len(res['cases']) > 1)   # kept as each ends
     print(f"\n{res['device']} · torch {res['torch']} · {res['date']}" +
           (f" · measured bf16 matmul peak {res['peak_bf16_tflops_measured']:.0f} TFLOP/s"
            if res['peak_bf16_tflops_measured'] else ''))

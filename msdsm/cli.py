@@ -169,7 +169,9 @@ def _bench(a):
     from msdsm.core import resolve_device
     from msdsm.io import refuse_overwrite
     if a.json: refuse_overwrite(Path(a.json), a.force, 'benchmark results')
-    run_bench(device=resolve_device(a.device), json_path=a.json, quick=a.quick, only=a.only)
+    res = run_bench(device=resolve_device(a.device), json_path=a.json, quick=a.quick, only=a.only, force=a.force)
+    failed = [f"{c['kind']} {c['arch']}-{c['width']}" for c in res['cases'] if not c['check']['passed']]
+    if failed: raise RuntimeError(f"the fast path disagrees with the reference for {', '.join(failed)} (see the table)")
 
 # %% ../nbs/13_cli.ipynb #a0f144e2
 def build_parser():

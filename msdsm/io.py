@@ -115,6 +115,15 @@ def _alive(pid: int) -> bool:
     except PermissionError: return True
     return True
 
+def _model_like(obj) -> bool:
+    """Weights, however saved: a state dict (every value a tensor), a dict holding one (`{'net': sd, 'step': …}`,
+    `model_state_dict`, …), or a checkpoint's keys. msdsm's samples files (a tensor under 'samples') are not."""
+    if not isinstance(obj, dict) or not obj: return False
+    if {'format', 'model', 'state_dict', 'model_state_dict', 'optimizer_state_dict'} & set(obj): return True
+    sd = lambda d: isinstance(d, dict) and bool(d) and all(torch.is_tensor(v) for v in d.values())
+    if {'samples', 'samples_uint8'} & set(obj) and not any(sd(v) for v in obj.values()): return False
+    return sd(obj) or any(sd(v) for v in obj.values())
+
 def _holds_model(path: Path) -> bool:
     "Does the file hold a checkpoint or model, whatever its name? (judged by its content: torch zip or safetensors)"
     try:
@@ -128,10 +137,10 @@ def _holds_model(path: Path) -> bool:
         if not torch_zip: return False
         try: ck = safe_load(path)
         except CheckpointError: return True          # a torch file this process may not read can still be someone's
-        # a checkpoint, or a bare state dict (`torch.save(model.state_dict())`): every value a tensor
-        return isinstance(ck, dict) and bool(ck) and ('format' in ck or 'model' in ck or 'state_dict' in ck or
-                                                      all(torch.is_tensor(v) for v in ck.values()))
-    if head[:3] == b'\x80\x02\x8a': return True   # torch's legacy (pre-zip) format opens with its magic number
+        return _model_like(ck)
+    if head[:1] == b'\x80' and head[1:2] in (b'\x02', b'\x03', b'\x04', b'\x05'):   # torch's legacy (pre-zip) format
+        try: return _model_like(safe_load(path))
+        except CheckpointError: return True
     return len(head) == 9 and head[8:9] == b'{' and int.from_bytes(head[:8], 'little') < 2 ** 27   # safetensors
 
 def refuse_overwrite(path, force: bool = False, what: str = 'file') -> Path:

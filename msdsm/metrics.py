@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from .core import pairwise_sqdist, repo_root, resolve_device
-from .data import load_images, to_float
+from .data import load_images, pad_to_32, to_float
 
 # %% auto #0
 __all__ = ['CLASSIFIER_DIR', 'INCEPTION_WEIGHTS', 'LABELS', 'MIN_SAMPLES', 'METRIC_NAMES', 'FMNIST_CLASSES', 'to_uint8_rgb',
@@ -315,6 +315,7 @@ def evaluate(samples: torch.Tensor, reference='fashion_mnist:test', metrics=('fi
     if not metrics: raise ValueError("metrics is empty: name one or more of fid, kid, isc, prc")
     if bad: raise ValueError(f"Unknown metric(s) {bad}; choose from fid, kid, isc, prc")
     if n is not None: samples = samples[:n]
+    if samples.shape[-2:] == (28, 28): samples = pad_to_32(samples)    # as every 28×28 reference is (not stretched)
     s = to_uint8_rgb(check_range(samples, rescale))
     if len(s) < MIN_SAMPLES: raise ValueError(f"{len(s)} samples: at least {MIN_SAMPLES} are needed for these metrics")
     if 'fid' in metrics and len(s) < 10_000:
@@ -338,6 +339,7 @@ def evaluate(samples: torch.Tensor, reference='fashion_mnist:test', metrics=('fi
         kw['input2'] = TensorImages(ref) if torch.is_tensor(ref) else ref
         # cached reference features are named by the images *and* the extractor's weights: other weights, other cache
         if torch.is_tensor(ref): kw['input2_cache_name'] = f'msdsm-{fe}-{weights}-{content_hash(ref)}'
+        elif weights_path: kw['cache'] = False       # torch-fidelity names a registered set's cache without weights
     from torch_fidelity.utils import resolve_feature_layer_for_metric
     import torch_fidelity
     lf, li = resolve_feature_layer_for_metric('fid', **kw), resolve_feature_layer_for_metric('isc', **kw)

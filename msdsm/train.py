@@ -562,7 +562,12 @@ class RunLock:
             except FileNotFoundError: same = False
             if same: break
             os.close(fd)             # the holder removed the file as we opened it: lock the new one instead
+        raw = os.pread(fd, 4096, 0)
         old = _lock_owner(self.path, wait=0)
+        if raw.strip() and not old.get('pid'):         # someone's file named run.lock: not ours to truncate
+            os.close(fd)
+            raise RunFolderError(f"{self.path} exists and is not msdsm's lock (it holds other text): move it, or use "
+                                 f"another out_dir")
         if old.get('host') not in (None, me['host']):
             os.close(fd)
             raise RunFolderError(f"{self.path.parent} is locked by a run on host {old['host']} (pid {old.get('pid')}); "

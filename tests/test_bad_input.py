@@ -109,7 +109,9 @@ def _cases(tmp: Path, done: Path):
     shutil.copy(newest, tmp / 'c' / 'backup.png')
     (tmp / 'nolog').mkdir(); (tmp / 'nolog' / 'log.jsonl').write_text('{"step": 1, "loss": 1.0}\n')
     (tmp / 'nanlog').mkdir(); (tmp / 'nanlog' / 'log.jsonl').write_text('{"step": 1, "loss": NaN, "e_data": 1, "e_noise": 2}\n')
+    (tmp / 'ulock').mkdir(); (tmp / 'ulock' / 'run.lock').write_text('important notes')
     return [
+        ("someone's file named run.lock", ['train', *TINY, 'iterations=2', f'out_dir={tmp}/ulock'], "is not msdsm's lock", 2, [tmp / 'ulock']),
         ('new run over an exported model', ['train', *TINY, 'iterations=2', f'out_dir={withmodel}'], 'already holds another run', 2, [withmodel]),
         ('run.lock hard-linked to a file', ['train', *TINY, 'iterations=2', f'out_dir={hl}'], 'not a plain file of its own', 2, [tmp / 'precious.txt']),
         ('reproduce into the source notebooks', ['reproduce', '--profile', 'tiny', '--only', 'data_overview', '--out-dir', tmp / 'rep2', '--runs-dir', ROOT / 'nbs' / 'experiments'], 'inside the source notebooks', 2, [ROOT / 'nbs' / 'experiments']),
@@ -285,6 +287,17 @@ def test_cached_reference_features_follow_the_weights(tmp_path):
     a = evaluate(x, **kw); b = evaluate(x, weights_path=tmp_path / 'other.safetensors', **kw); c = evaluate(x, **kw)
     assert a['fid'] != b['fid'] and a['fid'] == c['fid'], (a['fid'], b['fid'], c['fid'])
     assert a['feature_weights_sha'] != b['feature_weights_sha'] and 'other.safetensors' in b['feature_weights']
+
+
+def test_28x28_samples_are_padded_like_the_reference():
+    "28×28 samples are zero-padded to 32×32 as the reference images are (stretching them changed every metric)."
+    import torch.nn.functional as F
+    from msdsm.metrics import evaluate
+    g = torch.Generator().manual_seed(1)
+    x, ref = torch.rand(40, 1, 28, 28, generator=g), torch.rand(60, 1, 32, 32, generator=g)
+    a = evaluate(x, reference=ref, metrics=['fid'])
+    b = evaluate(F.pad(x, (2, 2, 2, 2)), reference=ref, metrics=['fid'])
+    assert a['fid'] == b['fid']
 
 
 def test_disk_full_during_checkpoint(tmp_path, monkeypatch, capsys):
