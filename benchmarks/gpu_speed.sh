@@ -10,7 +10,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu-out}; KIT=${KIT:-.gpu-kit}; PY=${PY:-python3}; DEVICE=${DEVICE:-cuda}
-if [ -n "${TINY:-}" ]; then PROF=(--width 8 --batch 8 --steps 2); LEV=(--width 8 --batch 8 --repeat 2); BENCH=(--quick)
+if [ -n "${TINY:-}" ]; then PROF=(--width 8 --batch 8 --steps 1); LEV=(--width 8 --batch 8 --repeat 1); BENCH=(--quick)
 else PROF=(--batch 128 256); LEV=(); BENCH=(); fi
 mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
 # msdsm needs fastcore and pyyaml beyond the machine's torch: gpu_python.sh installs them from the kit once

@@ -214,7 +214,7 @@ for line in sys.stdin:
     pid = os.fork()
     if pid == 0:
         for fd, name in ((1, 'out'), (2, 'err')): os.dup2(os.open(req[name], os.O_WRONLY | os.O_CREAT), fd)
-        os.environ.update(req['env']); code = 0
+        os.environ.update(req['env']); os.chdir(req['cwd']); code = 0
         try: msdsm.cli.main(req['argv'])
         except SystemExit as e: code = e.code if isinstance(e.code, int) else (e.code is not None)
         except BaseException: traceback.print_exc(); code = 1
@@ -223,10 +223,11 @@ for line in sys.stdin:
 while active: reap()
 """
 
-def run_forked(cases, tmp: Path, env: dict) -> list:
+def run_forked(cases, tmp: Path, env: dict, envs=None, cwds=None) -> list:
     "(exit status, stdout, stderr) of `msdsm ARGS` for each case's args, forked from one warm interpreter."
     import subprocess, sys
-    reqs = [dict(id=i, argv=[str(a) for a in args], env=env, out=str(tmp / f'.case{i}.out'),
+    reqs = [dict(id=i, argv=[str(a) for a in args], env={**env, **((envs or {}).get(i) or {})},
+                 cwd=str((cwds or {}).get(i) or Path.cwd()), out=str(tmp / f'.case{i}.out'),
                  err=str(tmp / f'.case{i}.err')) for i, args in enumerate(cases)]
     p = subprocess.run([sys.executable, '-c', FORK_SERVER], input=''.join(json.dumps(r) + '\n' for r in reqs),
                        capture_output=True, text=True, timeout=1200, env={**os.environ, 'MSDSM_OFFLINE': '1'})
@@ -254,24 +255,21 @@ def test_bad_inputs(tmp_path, finished_run):
 
 @needs_fmnist
 def test_things_that_used_to_fail_now_work(tmp_path, finished_run):
-    # out_dir=2024 is a folder name; a '#' in it is kept (not a YAML comment)
-    run(*MSDSM, 'train', *TINY, 'iterations=2', 'out_dir=2024', cwd=tmp_path)
-    assert (tmp_path / '2024' / 'energy' / 'energy.json').exists()
-    run(*MSDSM, 'train', *TINY, 'iterations=2', f'out_dir={tmp_path}/a #1')
-    assert (tmp_path / 'a #1' / 'checkpoints').is_dir()
-    # --steps applies to the default schedule; the samples file says how many steps ran
-    p = run(*MSDSM, 'sample', finished_run, '--n', '2', '--steps', '5', '--out', tmp_path / 's.png', '--quiet')
-    assert '5-step paper schedule' in p.stdout and torch.load(tmp_path / 's.pt')['steps'] == 5
-    # --rescale signed maps [-1, 1] samples instead of refusing them
     torch.save({'samples': torch.rand(30, 1, 32, 32) * 2 - 1}, tmp_path / 'pm1.pt')
-    run(*MSDSM, 'evaluate', tmp_path / 'pm1.pt', '--rescale', 'signed', '--metrics', 'isc')
-    # a YAML or key=value `~` is the home folder, as on a command line
-    run(*MSDSM, 'train', *TINY, 'iterations=2', 'out_dir=~/tilde', env={'HOME': str(tmp_path)})
+    with open(finished_run / 'log.jsonl', 'a') as f: f.write('{"step": 99, "lo')         # a truncated last line
+    commands = [
+        ['train', *TINY, 'iterations=2', 'out_dir=2024'],                # a folder name, not a number (cwd: tmp)
+        ['train', *TINY, 'iterations=2', f'out_dir={tmp_path}/a #1'],    # a '#' is kept, not a YAML comment
+        ['sample', finished_run, '--n', '2', '--steps', '5', '--out', tmp_path / 's.png', '--quiet'],
+        ['evaluate', tmp_path / 'pm1.pt', '--rescale', 'signed', '--metrics', 'isc'],     # [-1, 1] mapped
+        ['train', *TINY, 'iterations=2', 'out_dir=~/tilde'],              # `~` is the home folder (HOME: tmp)
+        ['plot', finished_run, '--out', tmp_path / 'c.png']]             # the truncated line skipped, named
+    ran = run_forked(commands, tmp_path, {}, envs={4: {'HOME': str(tmp_path)}}, cwds={0: tmp_path})
+    for args, (rc, out, err) in zip(commands, ran): assert rc == 0 and 'Traceback' not in err, (args, err[-1500:])
+    assert (tmp_path / '2024' / 'energy' / 'energy.json').exists() and (tmp_path / 'a #1' / 'checkpoints').is_dir()
+    assert '5-step paper schedule' in ran[2][1] and torch.load(tmp_path / 's.pt')['steps'] == 5
     assert (tmp_path / 'tilde' / 'energy' / 'energy.json').exists() and not (Path.cwd() / '~').exists()
-    # a truncated last log line is skipped with a warning naming the file
-    with open(finished_run / 'log.jsonl', 'a') as f: f.write('{"step": 99, "lo')
-    p = run(*MSDSM, 'plot', finished_run, '--out', tmp_path / 'c.png')
-    assert 'skipping a truncated record' in p.stderr and (tmp_path / 'c.png').stat().st_size > 1000
+    assert 'skipping a truncated record' in ran[5][2] and (tmp_path / 'c.png').stat().st_size > 1000
 
 
 def test_cached_reference_features_follow_the_weights(tmp_path):

@@ -13,9 +13,9 @@ TAKE_LOCK = textwrap.dedent("""
     from msdsm.train import RunLock, RunFolderError
     folders, go0 = sys.argv[1:-1], float(sys.argv[-1])
     for k, d in enumerate(folders):                   # trial k starts at the same instant in both processes
-        while time.time() < go0 + 0.6 * k: pass
+        while time.time() < go0 + 0.45 * k: pass
         try:
-            with RunLock(d): print('held', flush=True); time.sleep(0.3)
+            with RunLock(d): print("held", flush=True); time.sleep(0.25)
         except RunFolderError: print('refused', flush=True)
 """)
 
@@ -29,7 +29,7 @@ def test_two_processes_never_both_hold_the_lock(tmp_path, start):
         if start == 'empty lock file': (d / 'run.lock').write_text('')
         if start == 'stale lock of a dead pid':
             (d / 'run.lock').write_text(json.dumps(dict(pid=2 ** 22 + 9, host=os.uname().nodename)))
-    go = time.time() + 4                               # past both interpreters' start-up (torch import)
+    go = time.time() + 3                               # past both interpreters' start-up (torch import)
     ps = [subprocess.Popen([sys.executable, '-W', 'ignore', script, *folders, str(go)], stdout=subprocess.PIPE,
                            text=True) for _ in range(2)]
     a, b = (p.communicate(timeout=120)[0].split() for p in ps)
