@@ -118,11 +118,15 @@ def _alive(pid: int) -> bool:
 def _model_like(obj) -> bool:
     """Weights, however saved: a state dict (every value a tensor), a dict holding one (`{'net': sd, 'step': …}`,
     `model_state_dict`, …), or a checkpoint's keys. msdsm's samples files (a tensor under 'samples') are not."""
+    def tensors(o, depth=0):                       # any tensor in a few levels of dicts, lists and tuples
+        if torch.is_tensor(o): return True
+        if depth >= 3: return False
+        items = o.values() if isinstance(o, dict) else o if isinstance(o, (list, tuple)) else ()
+        return any(tensors(v, depth + 1) for v in items)
+    if isinstance(obj, (list, tuple)): return tensors(obj)
     if not isinstance(obj, dict) or not obj: return False
     if {'format', 'model', 'state_dict', 'model_state_dict', 'optimizer_state_dict'} & set(obj): return True
-    sd = lambda d: isinstance(d, dict) and bool(d) and all(torch.is_tensor(v) for v in d.values())
-    if {'samples', 'samples_uint8'} & set(obj) and not any(sd(v) for v in obj.values()): return False
-    return sd(obj) or any(sd(v) for v in obj.values())
+    return any(tensors(v, 1) for k, v in obj.items() if k not in ('samples', 'samples_uint8'))
 
 def _holds_model(path: Path) -> bool:
     "Does the file hold a checkpoint or model, whatever its name? (judged by its content: torch zip or safetensors)"
@@ -219,7 +223,10 @@ def _strip_prefixes(sd: dict) -> dict:
 def save_energy(model: EnergyNet, folder, meta: dict | None = None, dtype=None, max_shard_mb: float | None = None):
     "Write `energy.json` and `energy*.safetensors` (optionally cast to `dtype` and sharded) into `folder`."
     from safetensors.torch import save_file
-    folder = Path(folder); folder.mkdir(parents=True, exist_ok=True)
+    folder = Path(folder)
+    if folder.is_symlink():           # an export replaces and removes files: never in a folder linked from elsewhere
+        raise CheckpointError(f"{folder} is a symbolic link: msdsm exports a model only into a folder of its own")
+    folder.mkdir(parents=True, exist_ok=True)
     sd = {k: (v.to(dtype) if dtype is not None and v.is_floating_point() else v).detach().cpu().contiguous()
           for k, v in _strip_prefixes(model.state_dict()).items()}
     remove_stale_temps(folder)

@@ -110,7 +110,10 @@ def _cases(tmp: Path, done: Path):
     (tmp / 'nolog').mkdir(); (tmp / 'nolog' / 'log.jsonl').write_text('{"step": 1, "loss": 1.0}\n')
     (tmp / 'nanlog').mkdir(); (tmp / 'nanlog' / 'log.jsonl').write_text('{"step": 1, "loss": NaN, "e_data": 1, "e_noise": 2}\n')
     (tmp / 'ulock').mkdir(); (tmp / 'ulock' / 'run.lock').write_text('important notes')
+    linked_energy = tmp / 'linked_energy'; shutil.copytree(done, linked_energy); shutil.rmtree(linked_energy / 'energy')
+    (linked_energy / 'energy').symlink_to(tmp / 'withmodel' / 'energy')          # another model's folder
     return [
+        ('export into a linked model folder', ['train', '--resume', linked_energy, 'iterations=11'], 'symbolic link', 2, [withmodel]),
         ("someone's file named run.lock", ['train', *TINY, 'iterations=2', f'out_dir={tmp}/ulock'], "is not msdsm's lock", 2, [tmp / 'ulock']),
         ('new run over an exported model', ['train', *TINY, 'iterations=2', f'out_dir={withmodel}'], 'already holds another run', 2, [withmodel]),
         ('run.lock hard-linked to a file', ['train', *TINY, 'iterations=2', f'out_dir={hl}'], 'not a plain file of its own', 2, [tmp / 'precious.txt']),
