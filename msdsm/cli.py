@@ -37,7 +37,8 @@ def parse_duration(text: str) -> float:
     import re
     units = dict(d=86400, h=3600, m=60, s=1)
     t = str(text).strip().lower()
-    parts = re.fullmatch(r'(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s?)?', t)
+    if re.fullmatch(r'\d+(?:\.\d+)?', t): t += 's'               # a bare number is seconds; '1h30' is not 1 h 30 s
+    parts = re.fullmatch(r'(?:(\d+(?:\.\d+)?)d)?(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m)?(?:(\d+(?:\.\d+)?)s)?', t)
     if not t or parts is None or not any(parts.groups()):
         raise ValueError(f"--time-limit {text!r}: give a duration such as 90s, 45m, 1h30m or 2d (a bare number is "
                          f"seconds)")
@@ -115,8 +116,9 @@ def _sample(a):
     _outputs(out, a.force)            # again: a file may have appeared at either name during the sampling
     # uint8 (what every metric quantises to anyway) is a quarter of the size, for moving many samples around
     kept = dict(samples_uint8=(x * 255).round().to(torch.uint8)) if a.uint8 else dict(samples=x)
-    atomic_write(pt, lambda f: torch.save(dict(**kept, schedule=a.schedule, steps=len(temps), seed=a.seed,
-                                               model=str(a.model)), f), replace=a.force)
+    how = dict(schedule=a.schedule, steps=len(temps), seed=a.seed, model=str(a.model), step_size=a.step_size,
+               sigma0=a.sigma0, batch_size=a.batch_size, fast=not a.no_fast, device=dev)   # all that changes samples
+    atomic_write(pt, lambda f: torch.save(dict(**kept, **how), f), replace=a.force)
     save_grid(x[:a.grid], out, nrow=8, title=f"{a.model} · {a.schedule} schedule ({len(temps)} steps) · seed {a.seed}",
               replace=a.force)
     print(f"wrote {out} and {pt} ({len(x)} samples, {len(temps)}-step {a.schedule} schedule)")
@@ -148,8 +150,10 @@ def _evaluate(a):
     if not a.metrics: raise ValueError("--metrics names none: give one or more of fid, kid, isc, prc")
     if a.json: refuse_overwrite(Path(a.json), a.force, 'metrics')     # checked before minutes of work, not after
     x = load_samples(a.samples)
+    sha = _sha256(Path(a.samples))                                          # which images were scored
     r = evaluate(x, a.reference, metrics=a.metrics, features=a.features, n=a.n, seed=a.seed, weights_path=a.weights,
                  datasets_root=a.datasets_root, rescale=a.rescale, bootstrap=a.bootstrap)
+    r.update(samples=str(a.samples), samples_sha256=sha)
     for k in ('fid', 'kid', 'isc', 'precision', 'recall'):
         if k in r: print(format_metric(r, k))
     print(f"({r['n_samples']} samples vs {r['reference']}; seed {r['seed']}; torch-fidelity {r['torch_fidelity']})")
@@ -159,6 +163,15 @@ def _evaluate(a):
         refuse_overwrite(Path(a.json), a.force, 'metrics')
         atomic_write(Path(a.json), lambda f: f.write(json.dumps(r, indent=2).encode()), replace=a.force)
         print(f"wrote {a.json}")
+
+def _sha256(p: Path) -> str:
+    "The SHA-256 of a file, or of a folder's files (names and bytes, in name order)."
+    import hashlib
+    h = hashlib.sha256()
+    for f in sorted(x for x in p.rglob('*') if x.is_file()) if p.is_dir() else [p]:
+        if p.is_dir(): h.update(str(f.relative_to(p)).encode() + b'\0')
+        h.update(f.read_bytes())
+    return h.hexdigest()
 
 def _finite(v) -> bool:
     import math

@@ -10,7 +10,7 @@ from pathlib import Path
 # torch is imported inside the functions: the command line imports this module before torch, to catch signals early
 
 # %% auto #0
-__all__ = ['repo_root', 'resolve_device', 'pairwise_sqdist', 'SignalOrder']
+__all__ = ['repo_root', 'resolve_device', 'pairwise_sqdist', 'SignalOrder', 'read_yaml']
 
 # %% ../nbs/00_core.ipynb #12b52d64
 def repo_root() -> Path | None:
@@ -60,3 +60,18 @@ class SignalOrder:
         signal.set_wakeup_fd(self.old)
         for fd in (self.r, self.w): os.close(fd)
         self.r = self.w = None
+
+# %% ../nbs/00_core.ipynb #f12406a4
+_DECIMAL_INT = r'^[-+]?(?:0|[1-9][0-9_]*)$'
+_DECIMAL_FLOAT = r'^(?:[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$'
+
+def read_yaml(text: str):
+    "`yaml.safe_load`, but numbers only from plain decimal text (no octal `017`, no base-60 `1:30`)."
+    import re, yaml
+    class Loader(yaml.SafeLoader): pass
+    num = {'tag:yaml.org,2002:int', 'tag:yaml.org,2002:float'}
+    Loader.yaml_implicit_resolvers = {k: [(t, r) for t, r in v if t not in num]
+                                      for k, v in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    Loader.add_implicit_resolver('tag:yaml.org,2002:int', re.compile(_DECIMAL_INT), list('-+0123456789'))
+    Loader.add_implicit_resolver('tag:yaml.org,2002:float', re.compile(_DECIMAL_FLOAT), list('-+0123456789.'))
+    return yaml.load(text, Loader=Loader)

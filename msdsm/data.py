@@ -202,12 +202,17 @@ def _celeba_image(f: Path) -> np.ndarray:
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
         raise ValueError(f"{f} is not a readable image ({type(e).__name__}); replace it") from None
 
+def _stamp(f: Path) -> str:
+    try: s = f.stat(); return f'{s.st_size} {s.st_mtime_ns}'
+    except OSError: return 'missing'                 # reading the image says what is wrong with it
+
 def _load_celeba(folder: Path, split: str):
     imgs, part = folder / 'img_align_celeba', folder / 'list_eval_partition.txt'
     if not (imgs.is_dir() and part.is_file()): return None
     names = _celeba_names(part, split)
-    # the cache is named after the partition it was built from: an edited partition file builds a new one
-    key = hashlib.sha256('\n'.join(names).encode()).hexdigest()[:12]
+    # the cache is named after the partition and the images it was built from (each image's size and time): an
+    # edited partition file or a replaced image builds a new one
+    key = hashlib.sha256('\n'.join(f'{n} {_stamp(imgs / n)}' for n in names).encode()).hexdigest()[:12]
     cache = folder / f'msdsm-32x32-{split}-{key}.npy'
     if cache.is_file():
         try: x = np.load(cache, allow_pickle=False, mmap_mode='r')    # an array file runs no code

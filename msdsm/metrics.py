@@ -354,7 +354,8 @@ def evaluate(samples: torch.Tensor, reference='fashion_mnist:test', metrics=('fi
             raise InceptionWeightsMissing(_inception_msg()) from e
         raise
     label = LABELS.get(fe, fe)
-    out = dict(n_samples=len(s), reference=ref_desc, n_reference=n2, features=fe, features_label=label, seed=seed,
+    out = dict(n_samples=len(s), rescale=rescale, reference=ref_desc, n_reference=n2, features=fe, features_label=label,
+               seed=seed,
                feature_weights=str(kw.get('feature_extractor_weights_path') or 'built-in'), feature_weights_sha=weights,
                torch_fidelity=torch_fidelity.__version__, **_fidelity(metrics, f1, f2, lf, li, kw))
     if 'kid' in out: out['kid_x1e3'], out['kid_std_x1e3'] = 1e3 * out['kid'], 1e3 * out['kid_std']

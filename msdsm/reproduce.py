@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 import yaml
-from .core import repo_root, resolve_device
+from .core import read_yaml, repo_root, resolve_device
 
 # %% auto #0
 __all__ = ['PREVIEW_PROFILES', 'SHIPPED_RUN', 'PAPER_ITEMS', 'project_root', 'list_experiments', 'load_profile',
@@ -41,7 +41,7 @@ def load_profile(profile: str, root=None) -> dict:
                          f"profiles: {', '.join(known)}")
     f = folder / f'{profile}.yaml'
     if not f.exists(): raise ValueError(f"Unknown profile {profile!r}; known profiles: {', '.join(known)}")
-    try: p = yaml.safe_load(f.read_text()) or {}
+    try: p = read_yaml(f.read_text()) or {}
     except yaml.YAMLError as e: raise ValueError(f"{f} is not valid YAML: {str(e).splitlines()[0]}") from None
     if (not isinstance(p, dict) or not all(isinstance(p.get(k) or {}, dict) for k in ('defaults', 'experiments')) or
             not all(isinstance(v or {}, dict) for v in (p.get('experiments') or {}).values())):
@@ -290,6 +290,8 @@ class _QuietTCP(logging.Filter):
 
 def _execute(src: Path, dst: Path, params: dict, kernel: str, cwd: Path):
     import papermill as pm
+    if dst.is_symlink() or (dst.is_file() and dst.stat().st_nlink > 1):
+        dst.unlink()                  # papermill writes in place: through a link it would change the file linked to
     for name in ('traitlets', 'papermill', 'jupyter_client', 'nbclient'): logging.getLogger(name).addFilter(_QuietTCP())
     with warnings.catch_warnings():
         warnings.filterwarnings('ignore', message='.*without encryption.*')

@@ -19,7 +19,7 @@ from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 import msdsm
-from .core import SignalOrder, resolve_device
+from .core import SignalOrder, read_yaml, resolve_device
 from .data import load_images, BatchSource, DATASETS, data_fingerprint, save_grid, to_float
 from .energy import build_energy, EnergyNet, ACTIVATIONS, _STAGES
 from .dsm import batch_sigmas, mdsm_loss, reference_units
@@ -196,7 +196,7 @@ def make_config(recipe: str | None = None, yaml_file=None, overrides=None, base:
         if recipe not in RECIPES: raise ValueError(f"Unknown recipe {recipe!r}. Known recipes: {', '.join(RECIPES)}")
         d.update(RECIPES[recipe])
     if yaml_file is not None:
-        try: y = yaml.safe_load(Path(yaml_file).read_text()) or {}
+        try: y = read_yaml(Path(yaml_file).read_text()) or {}
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
             raise ValueError(f"could not read config file {yaml_file}: {str(e).splitlines()[0]}") from None
         if not isinstance(y, dict):
@@ -447,6 +447,7 @@ def save_checkpoint(self: Trainer):
 @patch(cls_method=True)
 def resume(cls: Trainer, run_dir, overrides=None, images=None):
     "A Trainer restored from the newest readable checkpoint of `run_dir`; `overrides` may extend or re-schedule it."
+    seen = _checkpoint_listing(run_dir)          # before reading: `fit` checks, under the lock, that nothing moved
     path, ck = latest_checkpoint(run_dir)
     cfg = make_config(base=ck['config'], overrides=overrides)
     if cfg.iterations < ck['step']:
@@ -462,8 +463,12 @@ def resume(cls: Trainer, run_dir, overrides=None, images=None):
                          f"run. Start a new run instead (these can change on resume: {', '.join(RESUME_OVERRIDES)})")
     cfg.out_dir = str(run_dir)
     t = cls(cfg, images=images)
-    t.load_state_dict(ck); t.last_ckpt, t.resume_overrides = path, changed
+    t.load_state_dict(ck); t.last_ckpt, t.resume_overrides, t.resumed_from = path, changed, seen
     return t
+
+def _checkpoint_listing(run_dir) -> list:
+    "Which checkpoints a run folder holds, each by name, inode, size and time: any write or removal changes it."
+    return [(p.name, (s := p.stat()).st_ino, s.st_size, s.st_mtime_ns) for p in list_checkpoints(run_dir)]
 
 # %% ../nbs/07_train.ipynb #3e56847e
 @patch
@@ -602,8 +607,25 @@ class StopSignals:
 CONFIG_HEADER = b'# msdsm train: the settings this run resolved to (rewritten at every start)\n'
 
 @patch
+def _refuse_links(self: Trainer):
+    "The log is appended in place and folders are written into: through a link that would change another copy."
+    for name in ('log.jsonl', 'checkpoints', 'energy', 'samples'):
+        p = self.run_dir / name
+        linked = p.is_symlink() or (p.is_file() and p.stat().st_nlink > 1)
+        if linked:
+            raise RunFolderError(f"{p} is a link to a file or folder elsewhere (a folder copied with `cp -al` or "
+                                 f"`cp -s`?): this run would change the other copy too. Copy the run with `cp -r` "
+                                 f"and use the copy; nothing written")
+
+@patch
 def _claim_folder(self: Trainer, overwrite: bool):
     "A fresh run may not write into another run's folder (unless `overwrite`); then record the settings."
+    self._refuse_links()
+    seen, self.resumed_from = getattr(self, 'resumed_from', None), None       # checked once, at the first start
+    if seen is not None and _checkpoint_listing(self.run_dir) != seen:
+        raise RunFolderError(f"{self.run_dir}'s checkpoints changed while this run was loading (another process "
+                             f"trained or replaced it meanwhile): nothing written; resume again to continue from "
+                             f"the newest checkpoint")
     old = [self.run_dir / n for n in ('log.jsonl', 'checkpoints', 'energy', 'samples') if (self.run_dir / n).exists()]
     if old and not self.resumed:
         if not overwrite:

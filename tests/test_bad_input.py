@@ -85,6 +85,7 @@ def _cases(tmp: Path, done: Path):
     (i32 / 'energy.json').write_text(json.dumps(dict(model=net.config, files=['energy.safetensors'])))
     # configs and sample files of the wrong shape
     (tmp / 'list.yaml').write_text('- lr: 1\n'); (tmp / 'scalar.yaml').write_text('42\n')
+    (tmp / 'octal.yaml').write_text('seed: 017\n'); (tmp / 'base60.yaml').write_text('iterations: 1:30\n')
     torch.save({'samples': [1, 2, 3]}, tmp / 'list.pt'); torch.save(torch.zeros(0, 1, 32, 32), tmp / 'empty.pt')
     bomb = tmp / 'bomb'; bomb.mkdir()
     def chunk(kind, data): return struct.pack('>I', len(data)) + kind + data + struct.pack('>I', zlib.crc32(kind + data))
@@ -113,7 +114,7 @@ def _cases(tmp: Path, done: Path):
     linked_energy = tmp / 'linked_energy'; shutil.copytree(done, linked_energy); shutil.rmtree(linked_energy / 'energy')
     (linked_energy / 'energy').symlink_to(tmp / 'withmodel' / 'energy')          # another model's folder
     return [
-        ('export into a linked model folder', ['train', '--resume', linked_energy, 'iterations=11'], 'symbolic link', 2, [withmodel]),
+        ('export into a linked model folder', ['train', '--resume', linked_energy, 'iterations=11'], 'link to a file or folder elsewhere', 2, [withmodel]),
         ("someone's file named run.lock", ['train', *TINY, 'iterations=2', f'out_dir={tmp}/ulock'], "is not msdsm's lock", 2, [tmp / 'ulock']),
         ('new run over an exported model', ['train', *TINY, 'iterations=2', f'out_dir={withmodel}'], 'already holds another run', 2, [withmodel]),
         ('run.lock hard-linked to a file', ['train', *TINY, 'iterations=2', f'out_dir={hl}'], 'not a plain file of its own', 2, [tmp / 'precious.txt']),
@@ -182,6 +183,9 @@ def _cases(tmp: Path, done: Path):
         ('empty --data-dir', ['train', '--data-dir', '', *TINY, f'out_dir={tmp}/e2'], '--data-dir is empty', 2, []),
         ('empty out_dir', ['train', *TINY, 'out_dir='], 'out_dir is empty', 2, []),
         ("a config.yaml msdsm did not write", ['train', '--config', exp / 'config.yaml', *TINY[2:]], 'was not written by msdsm train', 2, [exp / 'config.yaml']),
+        ('YAML 1.1 octal number', ['train', '--config', tmp / 'octal.yaml', *TINY[2:], f'out_dir={tmp / "oct"}', 'iterations=2'], "seed='017': expected an integer", 2, []),
+        ('YAML 1.1 base-60 number', ['train', '--config', tmp / 'base60.yaml', *TINY[2:], f'out_dir={tmp / "b60"}'], "iterations='1:30': expected an integer", 2, []),
+        ('--time-limit with a bare number after a unit', ['train', '--time-limit', '1h30'], 'give a duration such as', 2, []),
         ('YAML key that is a number', ['train', '--config', tmp / 'numkey.yaml'], 'Unknown config key(s): 1', 2, []),
         ('width 10**23', ['train', *TINY, 'width=' + '1' + '0' * 23, f'out_dir={tmp}/w'], 'out of range', 2, []),
         ('10**12 Langevin steps', ['sample', MODEL, '--steps', str(10 ** 12), '--out', f'{tmp}/s.png'], '--steps must be at most', 2, []),

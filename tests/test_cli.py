@@ -17,6 +17,9 @@ def test_train_example_command(tmp_path):
     for i in (1, 2): run(*MSDSM, 'sample', out, '--n', 4, '--schedule', 'short', '--steps', 20, '--seed', 3, '--out', tmp_path / f's{i}.png', '--quiet')
     a, b = (torch.load(tmp_path / f's{i}.pt')['samples'] for i in (1, 2))
     assert a.shape == (4, 1, 32, 32) and torch.equal(a, b)
+    kept = torch.load(tmp_path / 's1.pt')        # everything that changes the samples is recorded with them
+    assert {k: kept[k] for k in ('step_size', 'sigma0', 'batch_size', 'fast', 'seed', 'steps')} == dict(
+        step_size=0.02, sigma0=0.1, batch_size=1024, fast=True, seed=3, steps=20), kept.keys()
     # --uint8: the same samples quantised (a quarter of the size), read back by load_samples as they are
     run(*MSDSM, 'sample', out, '--n', 4, '--schedule', 'short', '--steps', 20, '--seed', 3, '--out', tmp_path / 'u.png',
         '--quiet', '--uint8')
@@ -69,6 +72,8 @@ def test_evaluate_command(tmp_path):
     p = run(*MSDSM, 'evaluate', samples, '--n', 200, '--metrics', 'fid', 'isc', '--json', tmp_path / 'm.json')
     r = json.loads((tmp_path / 'm.json').read_text())
     assert r['n_samples'] == 200 and r['features'] == 'fmnist-cnn' and r['fid'] > 0
+    import hashlib
+    assert r['rescale'] is None and r['samples'] == str(samples) and r['samples_sha256'] == hashlib.sha256(samples.read_bytes()).hexdigest()
     # IS by hand from the shipped classifier's logits: 10 splits of 20, exp(mean KL(p(y|x) ‖ p(y))) each, averaged
     from msdsm.metrics import load_classifier
     from msdsm.io import load_samples

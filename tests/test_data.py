@@ -76,6 +76,10 @@ def test_celeba_layout_and_cache(tmp_path):
     x3, _ = load_images('celeba', 'train', root=tmp_path, download=False)
     assert x3.shape == (2, 3, 32, 32) and abs(int(x3[1].float().mean()) - 120) <= 2
     assert len(list(d.glob('msdsm-32x32-train-*.npy'))) == 2
+    # replaced images are new data: read again, not the old cache's pixels
+    Image.fromarray(np.full((218, 178, 3), 200, np.uint8)).save(d / 'img_align_celeba' / names[3])
+    x4, _ = load_images('celeba', 'train', root=tmp_path, download=False)
+    assert abs(int(x4[1].float().mean()) - 200) <= 2 and torch.equal(x4[0], x3[0])
 
 def test_offline_error_names_places(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

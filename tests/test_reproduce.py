@@ -1,5 +1,5 @@
 "Every experiment notebook runs through the papermill driver at tiny size; a failing notebook fails the driver loudly."
-import json, shutil
+import json, os, shutil
 from pathlib import Path
 import nbformat, pytest
 from conftest import run, MSDSM, needs_fmnist, ROOT
@@ -65,3 +65,18 @@ def test_failing_notebook_names_cell_and_error(tmp_path):
             f'from msdsm.cli import main; import msdsm.reproduce as R; R.project_root = lambda root=None: __import__("pathlib").Path({str(root)!r}); main(["reproduce", "--profile", "smoke", "--out-dir", {str(tmp_path / "o2")!r}, "--runs-dir", {str(tmp_path / "r2")!r}])',
             check=False)
     assert p.returncode == 1 and 'broken' in p.stderr and 'planted failure' in p.stderr and 'cell 3' in p.stderr
+
+@needs_fmnist
+def test_outputs_linked_to_other_files_leave_those_files_alone(tmp_path):
+    "An output tree copied with cp -al / cp -s: a new run replaces the links, never the files they point to."
+    victim_nb, victim_md = tmp_path / 'committed.ipynb', tmp_path / 'victim.md'
+    shutil.copy(ROOT / 'reports' / 'smoke' / 'data_overview.ipynb', victim_nb); victim_md.write_text('precious\n')
+    out = tmp_path / 'out'; (out / 'reports' / 'tiny').mkdir(parents=True); (out / 'results' / 'tiny').mkdir(parents=True)
+    (out / 'reports' / 'tiny' / 'data_overview.ipynb').symlink_to(victim_nb)
+    (out / 'results' / 'tiny' / 'cifar10_table.md').symlink_to(victim_md)
+    os.link(victim_nb, out / 'reports' / 'tiny' / 'cifar10_table.ipynb')
+    before = victim_nb.read_bytes()
+    reproduce('tiny', only=['data_overview', 'cifar10_table'], out_dir=out, verbose=False)
+    assert victim_nb.read_bytes() == before and victim_md.read_text() == 'precious\n'
+    assert not (out / 'reports' / 'tiny' / 'data_overview.ipynb').is_symlink()
+    assert 'msdsm' in (out / 'results' / 'tiny' / 'cifar10_table.md').read_text()

@@ -175,3 +175,36 @@ def test_out_of_memory_message(monkeypatch, tmp_path):
     def oom(): raise torch.cuda.OutOfMemoryError('CUDA out of memory. Tried to allocate 2.00 GiB')
     monkeypatch.setattr(t, 'train_step', oom)
     with pytest.raises(RuntimeError, match='batch_size=16'): t.fit()
+
+def _tiny_run(out, iterations=2, **kw):
+    from msdsm.train import Trainer, make_config
+    imgs = torch.randint(0, 256, (64, 1, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    ov = ['width=8', 'batch_size=8', 'device=cpu', 'progress=false', f'iterations={iterations}', 'ckpt_every=2',
+          'sample_every=0', f'out_dir={out}'] + [f'{k}={v}' for k, v in kw.items()]
+    return Trainer(make_config('fmnist-paper', overrides=ov), images=imgs), imgs
+
+@pytest.mark.parametrize('link', ['hard', 'sym', 'symdir'])
+def test_a_run_folder_linked_to_another_run_is_refused(tmp_path, link):
+    "A folder copied with cp -al / cp -s shares files with the original: resuming the copy must not change it."
+    from msdsm.train import Trainer, RunFolderError
+    a, b = tmp_path / 'a', tmp_path / 'b'
+    t, imgs = _tiny_run(a); t.fit(); t.sample_grid()
+    b.mkdir(); (b / 'checkpoints').mkdir()
+    for p in (a / 'checkpoints').iterdir(): os.link(p, b / 'checkpoints' / p.name)
+    (b / 'config.yaml').write_bytes((a / 'config.yaml').read_bytes())
+    if link == 'symdir': (b / 'log.jsonl').write_bytes((a / 'log.jsonl').read_bytes()); (b / 'samples').symlink_to(a / 'samples')
+    else: os.link(a / 'log.jsonl', b / 'log.jsonl') if link == 'hard' else (b / 'log.jsonl').symlink_to(a / 'log.jsonl')
+    before = {p: p.read_bytes() for p in a.rglob('*') if p.is_file()}
+    with pytest.raises(RunFolderError, match='link to a file or folder elsewhere'):
+        Trainer.resume(b, overrides=['iterations=4'], images=imgs).fit()
+    assert {p: p.read_bytes() for p in a.rglob('*') if p.is_file()} == before
+
+def test_a_run_that_moved_on_while_another_resume_was_loading_is_refused(tmp_path):
+    "Two resumes of one run: the one that read its checkpoint before the other trained must not continue stale state."
+    from msdsm.train import Trainer, RunFolderError
+    t, imgs = _tiny_run(tmp_path); t.fit()
+    slow = Trainer.resume(tmp_path, overrides=['iterations=3'], images=imgs)     # has read ckpt-2, not yet locked
+    Trainer.resume(tmp_path, overrides=['iterations=6'], images=imgs).fit()
+    model = (tmp_path / 'energy' / 'energy.json').read_bytes()
+    with pytest.raises(RunFolderError, match='changed while this run was loading'): slow.fit()
+    assert (tmp_path / 'energy' / 'energy.json').read_bytes() == model and 'iterations: 6' in (tmp_path / 'config.yaml').read_text()
