@@ -117,7 +117,8 @@ def _sample(a):
     # uint8 (what every metric quantises to anyway) is a quarter of the size, for moving many samples around
     kept = dict(samples_uint8=(x * 255).round().to(torch.uint8)) if a.uint8 else dict(samples=x)
     how = dict(schedule=a.schedule, steps=len(temps), seed=a.seed, model=str(a.model), step_size=a.step_size,
-               sigma0=a.sigma0, batch_size=a.batch_size, fast=not a.no_fast, device=dev)   # all that changes samples
+               sigma0=a.sigma0, batch_size=a.batch_size, device=dev, model_file=model.source,
+               fast=not a.no_fast and torch.device(dev).type == 'cuda')    # energy_grad_fn's 'auto': CUDA only
     atomic_write(pt, lambda f: torch.save(dict(**kept, **how), f), replace=a.force)
     save_grid(x[:a.grid], out, nrow=8, title=f"{a.model} · {a.schedule} schedule ({len(temps)} steps) · seed {a.seed}",
               replace=a.force)

@@ -63,7 +63,8 @@ class SignalOrder:
 
 # %% ../nbs/00_core.ipynb #f12406a4
 _DECIMAL_INT = r'^[-+]?(?:0|[1-9][0-9_]*)$'
-_DECIMAL_FLOAT = r'^(?:[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$'
+_DECIMAL_FLOAT = (r'^(?:[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+'
+                  r'|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$')              # 1e-4 too, as people write it
 
 def read_yaml(text: str):
     "`yaml.safe_load`, but numbers only from plain decimal text (no octal `017`, no base-60 `1:30`)."

@@ -346,6 +346,7 @@ def load_energy(path, device='cpu', which: str = 'ema', dtype=torch.float32, **m
         raise CheckpointError(f"The weights in {path} do not fit a {model.config} network: {str(e).splitlines()[0]} "
                               f"(missing/unexpected keys or shape mismatch: was it trained with another "
                               f"arch/width/dataset?)") from e
+    model.source = str(path)                  # the file it came from: for a run folder, the checkpoint it chose
     return model.to(device).eval()
 
 # %% ../nbs/06_io.ipynb #3cae10ba

@@ -115,7 +115,9 @@ def _check_types(cfg):
               float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
               bool: lambda v: isinstance(v, bool), str: lambda v: isinstance(v, str)}
         if t in (str, str | None) and isinstance(v, (int, float)) and not isinstance(v, bool):
-            v = str(v); setattr(cfg, f.name, v)                 # a YAML `out_dir: 2024` names a folder
+            # YAML read `1.50` or `1_000` as a number: its text is gone, and str(v) would name another folder
+            raise ValueError(f"{f.name}={v!r}: expected text, and YAML read a number; quote it in the file "
+                             f"({f.name}: '…') so it is taken as written")
         if f.name in _AUTO_FLAGS: good = isinstance(v, bool) or v == 'auto'
         elif t in ok: good = ok[t](v)
         else: good = v is None or isinstance(v, str)          # str | None

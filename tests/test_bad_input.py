@@ -85,6 +85,7 @@ def _cases(tmp: Path, done: Path):
     (i32 / 'energy.json').write_text(json.dumps(dict(model=net.config, files=['energy.safetensors'])))
     # configs and sample files of the wrong shape
     (tmp / 'list.yaml').write_text('- lr: 1\n'); (tmp / 'scalar.yaml').write_text('42\n')
+    (tmp / 'numdir.yaml').write_text(f'out_dir: 1.50\n')
     (tmp / 'octal.yaml').write_text('seed: 017\n'); (tmp / 'base60.yaml').write_text('iterations: 1:30\n')
     torch.save({'samples': [1, 2, 3]}, tmp / 'list.pt'); torch.save(torch.zeros(0, 1, 32, 32), tmp / 'empty.pt')
     bomb = tmp / 'bomb'; bomb.mkdir()
@@ -183,6 +184,7 @@ def _cases(tmp: Path, done: Path):
         ('empty --data-dir', ['train', '--data-dir', '', *TINY, f'out_dir={tmp}/e2'], '--data-dir is empty', 2, []),
         ('empty out_dir', ['train', *TINY, 'out_dir='], 'out_dir is empty', 2, []),
         ("a config.yaml msdsm did not write", ['train', '--config', exp / 'config.yaml', *TINY[2:]], 'was not written by msdsm train', 2, [exp / 'config.yaml']),
+        ('YAML folder name read as a number', ['train', '--config', tmp / 'numdir.yaml', *TINY[2:], 'iterations=2'], 'YAML read a number; quote it', 2, []),
         ('YAML 1.1 octal number', ['train', '--config', tmp / 'octal.yaml', *TINY[2:], f'out_dir={tmp / "oct"}', 'iterations=2'], "seed='017': expected an integer", 2, []),
         ('YAML 1.1 base-60 number', ['train', '--config', tmp / 'base60.yaml', *TINY[2:], f'out_dir={tmp / "b60"}'], "iterations='1:30': expected an integer", 2, []),
         ('--time-limit with a bare number after a unit', ['train', '--time-limit', '1h30'], 'give a duration such as', 2, []),

@@ -19,7 +19,8 @@ def test_train_example_command(tmp_path):
     assert a.shape == (4, 1, 32, 32) and torch.equal(a, b)
     kept = torch.load(tmp_path / 's1.pt')        # everything that changes the samples is recorded with them
     assert {k: kept[k] for k in ('step_size', 'sigma0', 'batch_size', 'fast', 'seed', 'steps')} == dict(
-        step_size=0.02, sigma0=0.1, batch_size=1024, fast=True, seed=3, steps=20), kept.keys()
+        step_size=0.02, sigma0=0.1, batch_size=1024, fast=False, seed=3, steps=20), kept.keys()
+    assert kept['model_file'].endswith('ckpt-00000020.pt'), kept['model_file']
     # --uint8: the same samples quantised (a quarter of the size), read back by load_samples as they are
     run(*MSDSM, 'sample', out, '--n', 4, '--schedule', 'short', '--steps', 20, '--seed', 3, '--out', tmp_path / 'u.png',
         '--quiet', '--uint8')
