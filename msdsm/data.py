@@ -258,12 +258,33 @@ def _download(name, split, dest: Path):
     except Exception as e: return e
     return None
 
+# MNIST and Fashion-MNIST files have the same names: loose files are never taken for the other set — not from a
+# folder named for it, and not when they are that set's published images (their fingerprints below)
+_LOOSE_NAMES = {'fashion_mnist': ('fashion_mnist', 'fashion-mnist', 'fashionmnist'), 'mnist': ('mnist',)}
+_KNOWN = {'0a9ee897a7afb6dd': 'fashion_mnist', '1f464896e3773fa4': 'fashion_mnist',       # as read (28×28)
+          '310a79d8170296fe': 'mnist'}
+
+def _other_set(name, base: Path, images, why) -> bool:
+    "Are these loose files the other set's (by folder name or content)? A search skips them; a named folder fails."
+    if name not in _LOOSE_NAMES: return False
+    folder = base.resolve().name.lower()
+    by_name = next((o for o, names in _LOOSE_NAMES.items() if o != name and folder in names), None)
+    by_content = _KNOWN.get(data_fingerprint(images)) if images is not None else None
+    other = by_name or (by_content if by_content not in (None, name) else None)
+    if other and why == 'root argument':
+        raise ValueError(f"{base} holds {other}'s files, not {name}'s (both sets' files have the same names): point at "
+                         f"the folder holding {name}")
+    return other is not None
+
 def _search(name, split, roots):
     info = DATASETS[name]
-    for base, _ in roots:
+    for base, why in roots:
         for sub in info.subdirs:
             folder = base / sub if sub else base
-            if folder.is_dir() and (res := _LOADERS[name](folder, split)) is not None: return res, folder
+            if not sub and _other_set(name, base, None, why): continue
+            if folder.is_dir() and (res := _LOADERS[name](folder, split)) is not None:
+                if not sub and _other_set(name, base, res[0], why): continue
+                return res, folder
     return None, None
 
 def load_images(name: str, split: str = 'train', root=None, download: bool | None = None):

@@ -16,8 +16,8 @@ from .energy import ENERGY_FAMILIES, build_energy, family_of, EnergyNet
 # %% auto #0
 __all__ = ['SAFE_GLOBALS', 'CKPT_FORMAT', 'MAX_PIXELS', 'CheckpointError', 'safe_load', 'WriteError', 'write_failure',
            'atomic_write', 'atomic_save', 'atomic_savefig', 'remove_stale_temps', 'refuse_overwrite', 'checkpoint_step',
-           'list_checkpoints', 'load_checkpoint', 'latest_checkpoint', 'git_commit', 'model_kwargs', 'save_energy',
-           'load_energy', 'read_image', 'load_samples']
+           'list_checkpoints', 'load_checkpoint', 'latest_checkpoint', 'code_changed', 'git_commit', 'model_kwargs',
+           'save_energy', 'load_energy', 'read_image', 'load_samples']
 
 # %% ../nbs/06_io.ipynb #0f07aa60
 class CheckpointError(RuntimeError):
@@ -198,11 +198,25 @@ def latest_checkpoint(run_dir):
         except CheckpointError as e: warnings.warn(f"skipping unreadable checkpoint: {e}")
     raise CheckpointError(f"None of the checkpoints in {Path(run_dir) / 'checkpoints'} could be read.")
 
+def _git(root: Path, *args) -> subprocess.CompletedProcess:
+    return subprocess.run(['git', *args], capture_output=True, text=True, timeout=10, cwd=root)
+
+def code_changed(root: Path) -> bool:
+    "Does the code (library, notebooks, profiles) of the checkout at `root` differ from its commit?"
+    try: return _git(root, 'diff', '--quiet', 'HEAD', '--', 'msdsm', 'nbs', 'profiles').returncode == 1
+    except Exception: return False
+
 def git_commit():
-    "The commit of the checkout msdsm runs from; $MSDSM_COMMIT where the copy has no .git (a copied tree); else None."
-    try: commit = subprocess.run(['git', 'rev-parse', 'HEAD'], capture_output=True, text=True, timeout=5,
-                                 cwd=Path(msdsm.__file__).parent).stdout.strip()
-    except Exception: commit = ''
+    """The commit of the msdsm checkout this runs from, '+changes' when its code differs from it; $MSDSM_COMMIT
+    where msdsm is no checkout of its own (a copied tree, or a package inside someone else's repository); else None."""
+    from msdsm.core import repo_root
+    root, commit = repo_root(), ''
+    if root is not None:
+        try:
+            top = _git(root, 'rev-parse', '--show-toplevel').stdout.strip()
+            if top and Path(top).resolve() == root: commit = _git(root, 'rev-parse', 'HEAD').stdout.strip()
+        except Exception: commit = ''
+    if commit and code_changed(root): commit += '+changes'
     return commit or os.environ.get('MSDSM_COMMIT') or None
 
 # %% ../nbs/06_io.ipynb #8fd70dfe

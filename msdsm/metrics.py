@@ -335,11 +335,14 @@ def evaluate(samples: torch.Tensor, reference='fashion_mnist:test', metrics=('fi
     elif weights_path: kw['feature_extractor_weights_path'] = weights_path
     if datasets_root: kw['datasets_root'] = str(datasets_root)
     weights = _weights_tag(fe, kw.get('feature_extractor_weights_path'))
+    # weights other than the shipped ones, from --weights or the environment: recorded, and never a cached reference
+    env = os.environ.get('MSDSM_FMNIST_CLASSIFIER') if fe == 'fmnist-cnn' else None
+    other = kw.get('feature_extractor_weights_path') or env
     if ref is not None:
         kw['input2'] = TensorImages(ref) if torch.is_tensor(ref) else ref
         # cached reference features are named by the images *and* the extractor's weights: other weights, other cache
         if torch.is_tensor(ref): kw['input2_cache_name'] = f'msdsm-{fe}-{weights}-{content_hash(ref)}'
-        elif weights_path: kw['cache'] = False       # torch-fidelity names a registered set's cache without weights
+        elif other: kw['cache'] = False           # torch-fidelity names a registered set's cache without weights
     from torch_fidelity.utils import resolve_feature_layer_for_metric
     import torch_fidelity
     lf, li = resolve_feature_layer_for_metric('fid', **kw), resolve_feature_layer_for_metric('isc', **kw)
@@ -356,7 +359,7 @@ def evaluate(samples: torch.Tensor, reference='fashion_mnist:test', metrics=('fi
     label = LABELS.get(fe, fe)
     out = dict(n_samples=len(s), rescale=rescale, reference=ref_desc, n_reference=n2, features=fe, features_label=label,
                seed=seed,
-               feature_weights=str(kw.get('feature_extractor_weights_path') or 'built-in'), feature_weights_sha=weights,
+               feature_weights=str(other or 'built-in'), feature_weights_sha=weights,
                torch_fidelity=torch_fidelity.__version__, **_fidelity(metrics, f1, f2, lf, li, kw))
     if 'kid' in out: out['kid_x1e3'], out['kid_std_x1e3'] = 1e3 * out['kid'], 1e3 * out['kid_std']
     if bootstrap: out.update(bootstrap_intervals(metrics, f1, f2, lf, li, kw, bootstrap, seed))

@@ -66,16 +66,14 @@ def machine() -> str:
 
 def _code_changed() -> bool:
     "Does the code (library, notebooks, profiles) differ from the commit? Then numbers are not that commit's."
-    import subprocess
-    try: return subprocess.run(['git', 'diff', '--quiet', 'HEAD', '--', 'msdsm', 'nbs', 'profiles'],
-                               cwd=project_root(), capture_output=True, timeout=10).returncode == 1
-    except Exception: return False
+    from msdsm.io import code_changed
+    return code_changed(project_root())
 
 def provenance() -> dict:
     "Where and when numbers were made: machine, torch, date (UTC), git commit (+changes when the code differs)."
     import torch
     from msdsm.io import git_commit
-    commit = (git_commit() or '')[:10]
+    commit = (git_commit() or '').split('+')[0][:10]     # '+changes' added below, for the profile's files too
     return dict(machine=machine(), torch=str(torch.__version__),
                 date=datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC'),
                 commit=commit + ('+changes' if commit and _code_changed() else ''))

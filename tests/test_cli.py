@@ -89,3 +89,13 @@ def test_evaluate_command(tmp_path):
     for i, im in enumerate(x): Image.fromarray(im[0].numpy()).save(folder / f'{i:03d}.png')
     run(*MSDSM, 'evaluate', folder, '--metrics', 'isc', '--json', tmp_path / 'f.json')
     assert json.loads((tmp_path / 'f.json').read_text())['n_samples'] == 20
+
+def test_classifier_weights_from_the_environment_are_recorded(tmp_path):
+    "Weights given through $MSDSM_FMNIST_CLASSIFIER are named in the results, like --weights (not 'built-in')."
+    import shutil
+    from msdsm.metrics import classifier_path
+    other = tmp_path / 'other.safetensors'; shutil.copy(classifier_path(), other)
+    samples = ROOT / 'models' / 'fmnist-paper' / 'samples-2048.pt'
+    run(*MSDSM, 'evaluate', samples, '--n', 200, '--metrics', 'isc', '--json', tmp_path / 'e.json',
+        env={'MSDSM_FMNIST_CLASSIFIER': str(other)})
+    assert json.loads((tmp_path / 'e.json').read_text())['feature_weights'] == str(other)

@@ -2,7 +2,7 @@
 import gzip, pickle, struct
 import numpy as np, pytest, torch
 from msdsm.data import load_images, read_idx, DataNotFoundError, BatchSource
-from conftest import SHARED_MNIST, FMNIST_DEBIAN, needs_fmnist
+from conftest import SHARED_MNIST, FMNIST_DEBIAN, needs_fmnist, ROOT
 
 def write_idx(path, arr, gz=True):
     arr = np.asarray(arr, dtype=np.uint8)
@@ -98,3 +98,28 @@ def test_batch_source_epochs_and_seeds():
     other = BatchSource(imgs, 10, seed=4)
     assert not torch.equal(next(BatchSource(imgs, 10, seed=3)), next(other))
     with pytest.raises(ValueError, match='divisible'): BatchSource(imgs, 10, world_size=3)
+
+@needs_fmnist
+def test_mnist_and_fashion_mnist_loose_files_are_never_mixed_up(monkeypatch):
+    "Both sets' IDX files have the same names: a folder of one set's loose files is never taken for the other."
+    from msdsm.data import DEBIAN_FMNIST, data_fingerprint
+    mnist, _ = load_images('mnist', 'test', root=ROOT / 'data' / 'mnist', download=False)
+    fmnist, _ = load_images('fashion_mnist', 'test', root=DEBIAN_FMNIST, download=False)
+    monkeypatch.setenv('MSDSM_DATA', str(DEBIAN_FMNIST))        # as the 'not found' message suggests
+    x, _ = load_images('mnist', 'test', download=False)
+    assert data_fingerprint(x) == data_fingerprint(mnist) != data_fingerprint(fmnist)
+    with pytest.raises(ValueError, match="holds mnist's files, not fashion_mnist's"):
+        load_images('fashion_mnist', 'test', root=ROOT / 'data' / 'mnist', download=False)
+
+@needs_fmnist
+def test_loose_files_of_the_other_set_are_known_by_content(tmp_path, monkeypatch):
+    "A folder of Fashion-MNIST's published files under any name is not MNIST, searched or named."
+    import shutil
+    from msdsm.data import DEBIAN_FMNIST
+    flat = tmp_path / 'flat'; flat.mkdir()
+    for f in DEBIAN_FMNIST.glob('t10k-*'): shutil.copy(f, flat / f.name)
+    with pytest.raises(ValueError, match="holds fashion_mnist's files, not mnist's"):
+        load_images('mnist', 'test', root=flat, download=False)
+    monkeypatch.setenv('MSDSM_DATA', str(flat))
+    x, _ = load_images('mnist', 'test', download=False)                  # the search goes on to the real MNIST
+    assert x.float().mean() < 40                                          # digits: mostly black (Fashion-MNIST ≈ 73)
