@@ -223,8 +223,15 @@ class NonFiniteError(FloatingPointError):
     "Training produced a non-finite loss."
 
 def _dist_env():
-    world = int(os.environ.get('WORLD_SIZE', '1'))
-    return int(os.environ.get('RANK', '0')), world, int(os.environ.get('LOCAL_RANK', '0'))
+    "(rank, world size, local rank) from torchrun's environment; values a launcher would never set are refused."
+    names = (('RANK', '0'), ('WORLD_SIZE', '1'), ('LOCAL_RANK', '0'))
+    try: rank, world, local = (int(os.environ.get(k, d)) for k, d in names)
+    except ValueError:
+        raise ValueError("RANK, WORLD_SIZE and LOCAL_RANK must be whole numbers (torchrun sets them)") from None
+    if not (world >= 1 and 0 <= rank < world and local >= 0):
+        raise ValueError(f"RANK={rank} with WORLD_SIZE={world}: a rank must be below the world size (left over from "
+                         f"another job? unset them, or start with torchrun)")
+    return rank, world, local
 
 def resolve_settings(cfg: Config, local_rank: int = 0, world: int = 1) -> dict:
     "The settings `'auto'` means on this machine: device, precision, compile (and mode), memory format, Adam, TF32."
