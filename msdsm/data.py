@@ -283,7 +283,7 @@ def _search(name, split, roots):
             folder = base / sub if sub else base
             if not sub and _other_set(name, base, None, why): continue
             if folder.is_dir() and (res := _LOADERS[name](folder, split)) is not None:
-                if not sub and _other_set(name, base, res[0], why): continue
+                if _other_set(name, folder, res[0], why): continue        # any folder: names can be wrong
                 return res, folder
     return None, None
 

@@ -203,8 +203,11 @@ def _git(root: Path, *args) -> subprocess.CompletedProcess:
 
 def code_changed(root: Path) -> bool:
     "Does the code (library, notebooks, profiles) of the checkout at `root` differ from its commit?"
-    try: return _git(root, 'diff', '--quiet', 'HEAD', '--', 'msdsm', 'nbs', 'profiles').returncode == 1
+    try: diff = _git(root, 'diff', '--quiet', 'HEAD', '--', 'msdsm', 'nbs', 'profiles').returncode == 1
     except Exception: return False
+    # a new profile or notebook is a change too: it is not in the commit
+    return diff or bool(_git(root, 'status', '--porcelain', '--untracked-files=all', '--', 'msdsm', 'nbs',
+                             'profiles').stdout.strip())
 
 def git_commit():
     """The commit of the msdsm checkout this runs from, '+changes' when its code differs from it; $MSDSM_COMMIT

@@ -123,3 +123,13 @@ def test_loose_files_of_the_other_set_are_known_by_content(tmp_path, monkeypatch
     monkeypatch.setenv('MSDSM_DATA', str(flat))
     x, _ = load_images('mnist', 'test', download=False)                  # the search goes on to the real MNIST
     assert x.float().mean() < 40                                          # digits: mostly black (Fashion-MNIST ≈ 73)
+
+@needs_fmnist
+def test_the_other_sets_files_in_a_folder_named_for_this_one_are_refused(tmp_path):
+    "Fashion-MNIST's files copied into <root>/mnist/ are still Fashion-MNIST: the content decides, not the name."
+    import shutil
+    from msdsm.data import DEBIAN_FMNIST
+    (tmp_path / 'mnist').mkdir()
+    for f in DEBIAN_FMNIST.glob('t10k-*'): shutil.copy(f, tmp_path / 'mnist' / f.name)
+    with pytest.raises(ValueError, match="holds fashion_mnist's files, not mnist's"):
+        load_images('mnist', 'test', root=tmp_path, download=False)

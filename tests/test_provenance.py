@@ -23,3 +23,10 @@ def test_the_checkout_records_its_commit_and_its_changes(tmp_path):
     assert _commit_seen(clone, {}) == head
     with open(clone / 'msdsm' / 'dsm.py', 'a') as f: f.write('\n# an edit\n')
     assert _commit_seen(clone, {}) == head + '+changes'
+
+def test_a_new_untracked_profile_counts_as_a_change(tmp_path):
+    clone = tmp_path / 'clone'
+    subprocess.run(['git', 'clone', '-q', ROOT, clone], check=True)
+    head = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=clone, capture_output=True, text=True).stdout.strip()
+    shutil.copy(clone / 'profiles' / 'smoke.yaml', clone / 'profiles' / 'mine.yaml')     # not in the commit
+    assert _commit_seen(clone, {}) == head + '+changes'
