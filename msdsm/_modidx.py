@@ -353,6 +353,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'msdsm.train._dist_env': ('train.html#_dist_env', 'msdsm/train.py'),
                              'msdsm.train._lock_owner': ('train.html#_lock_owner', 'msdsm/train.py'),
                              'msdsm.train._lr_lambda': ('train.html#_lr_lambda', 'msdsm/train.py'),
+                             'msdsm.train._not_ours': ('train.html#_not_ours', 'msdsm/train.py'),
                              'msdsm.train._parse_value': ('train.html#_parse_value', 'msdsm/train.py'),
                              'msdsm.train.in_range': ('train.html#in_range', 'msdsm/train.py'),
                              'msdsm.train.make_config': ('train.html#make_config', 'msdsm/train.py'),

@@ -201,13 +201,14 @@ def latest_checkpoint(run_dir):
 def _git(root: Path, *args) -> subprocess.CompletedProcess:
     return subprocess.run(['git', *args], capture_output=True, text=True, timeout=10, cwd=root)
 
+_INPUTS = ('msdsm', 'nbs', 'profiles', 'models', 'data/mnist')     # what results are made from: code and shipped files
+
 def code_changed(root: Path) -> bool:
-    "Does the code (library, notebooks, profiles) of the checkout at `root` differ from its commit?"
-    try: diff = _git(root, 'diff', '--quiet', 'HEAD', '--', 'msdsm', 'nbs', 'profiles').returncode == 1
+    "Does what results are made from (code, notebooks, profiles, shipped models and data) differ from the commit?"
+    try: diff = _git(root, 'diff', '--quiet', 'HEAD', '--', *_INPUTS).returncode == 1
     except Exception: return False
     # a new profile or notebook is a change too: it is not in the commit
-    return diff or bool(_git(root, 'status', '--porcelain', '--untracked-files=all', '--', 'msdsm', 'nbs',
-                             'profiles').stdout.strip())
+    return diff or bool(_git(root, 'status', '--porcelain', '--untracked-files=all', '--', *_INPUTS).stdout.strip())
 
 def git_commit():
     """The commit of the msdsm checkout this runs from, '+changes' when its code differs from it; $MSDSM_COMMIT

@@ -6,7 +6,7 @@ torchrun."""
 
 # %% ../nbs/07_train.ipynb #37d6a93b
 from __future__ import annotations
-import copy, dataclasses, errno, fcntl, json, math, os, shutil, signal, socket, stat, sys, threading, time, typing
+import copy, dataclasses, errno, fcntl, json, math, os, re, shutil, signal, socket, stat, sys, threading, time, typing
 import warnings
 from collections import deque
 from dataclasses import dataclass, asdict
@@ -612,8 +612,24 @@ class StopSignals:
         for s, h in self.old.items(): signal.signal(s, h)
         if self.order: self.order.__exit__(); self.order = None
 
-# %% ../nbs/07_train.ipynb #3b64098b
-CONFIG_HEADER = b'# msdsm train: the settings this run resolved to (rewritten at every start)\n'
+# %% ../nbs/07_train.ipynb #486b903f
+_TMP = r'(\.msdsm-.*\.tmp)?'                   # a killed writer's temp file is ours too
+_RUN_FILES = dict(checkpoints=rf'\.?ckpt-\d+\.pt{_TMP}', samples=rf'\.?step-\d+\.(png|pdf|pt){_TMP}',
+                  energy=rf'\.?energy.*\.(json|safetensors){_TMP}')
+
+def _not_ours(run_dir: Path):
+    "The first thing in a run's log, checkpoints/, samples/ or energy/ that msdsm train did not write (None if none)."
+    log = run_dir / 'log.jsonl'
+    if log.is_file():
+        try: first = json.loads(log.read_text().splitlines()[0])
+        except (ValueError, IndexError, UnicodeDecodeError): first = None
+        if not (isinstance(first, dict) and ('event' in first or 'step' in first)): return log
+    for sub, pattern in _RUN_FILES.items():
+        d = run_dir / sub
+        if not d.is_dir(): continue
+        for p in d.rglob('*'):
+            if p.is_dir() or not re.fullmatch(pattern, p.name): return p
+    return None
 
 @patch
 def _refuse_links(self: Trainer):
@@ -625,6 +641,9 @@ def _refuse_links(self: Trainer):
             raise RunFolderError(f"{p} is a link to a file or folder elsewhere (a folder copied with `cp -al` or "
                                  f"`cp -s`?): this run would change the other copy too. Copy the run with `cp -r` "
                                  f"and use the copy; nothing written")
+
+# %% ../nbs/07_train.ipynb #ca19dca2
+CONFIG_HEADER = b'# msdsm train: the settings this run resolved to (rewritten at every start)\n'
 
 @patch
 def _claim_folder(self: Trainer, overwrite: bool):
@@ -641,6 +660,9 @@ def _claim_folder(self: Trainer, overwrite: bool):
             raise RunFolderError(f"{self.run_dir} already holds another run ({', '.join(p.name for p in old)}). "
                                  f"Continue it with `msdsm train --resume {self.run_dir}`, pick a new out_dir, or "
                                  f"replace it with --overwrite (overwrite=True).")
+        if foreign := _not_ours(self.run_dir):
+            raise RunFolderError(f"--overwrite removes only what msdsm train wrote, and {foreign} is not that: move "
+                                 f"it, or pick a new out_dir; nothing removed")
         warnings.warn(f"overwrite: removing the previous run in {self.run_dir}")
         for name in ('log.jsonl', 'checkpoints', 'samples', 'energy'):
             p = self.run_dir / name

@@ -86,6 +86,9 @@ def _cases(tmp: Path, done: Path):
     # configs and sample files of the wrong shape
     (tmp / 'list.yaml').write_text('- lr: 1\n'); (tmp / 'scalar.yaml').write_text('42\n')
     (tmp / 'numdir.yaml').write_text(f'out_dir: 1.50\n')
+    photos = tmp / 'photos'; (photos / 'samples').mkdir(parents=True); (photos / 'samples' / 'IMG_0001.jpg').write_bytes(b'photo')
+    (photos / 'log.jsonl').write_text('{"step": 1}\n')                       # looks like a run, holds a photo
+    notes = tmp / 'notes'; notes.mkdir(); (notes / 'log.jsonl').write_text('{"epoch": 1}\n')   # someone else's log
     (tmp / 'octal.yaml').write_text('seed: 017\n'); (tmp / 'base60.yaml').write_text('iterations: 1:30\n')
     torch.save({'samples': [1, 2, 3]}, tmp / 'list.pt'); torch.save(torch.zeros(0, 1, 32, 32), tmp / 'empty.pt')
     bomb = tmp / 'bomb'; bomb.mkdir()
@@ -184,6 +187,8 @@ def _cases(tmp: Path, done: Path):
         ('empty --data-dir', ['train', '--data-dir', '', *TINY, f'out_dir={tmp}/e2'], '--data-dir is empty', 2, []),
         ('empty out_dir', ['train', *TINY, 'out_dir='], 'out_dir is empty', 2, []),
         ("a config.yaml msdsm did not write", ['train', '--config', exp / 'config.yaml', *TINY[2:]], 'was not written by msdsm train', 2, [exp / 'config.yaml']),
+        ('--overwrite of a folder holding files msdsm did not write', ['train', *TINY, 'iterations=2', f'out_dir={photos}', '--overwrite'], 'removes only what msdsm train wrote', 2, [photos / 'samples' / 'IMG_0001.jpg', photos / 'log.jsonl']),
+        ('--overwrite of a folder holding another program\'s log', ['train', *TINY, 'iterations=2', f'out_dir={notes}', '--overwrite'], 'removes only what msdsm train wrote', 2, [notes / 'log.jsonl']),
         ('YAML folder name read as a number', ['train', '--config', tmp / 'numdir.yaml', *TINY[2:], 'iterations=2'], 'YAML read a number; quote it', 2, []),
         ('YAML 1.1 octal number', ['train', '--config', tmp / 'octal.yaml', *TINY[2:], f'out_dir={tmp / "oct"}', 'iterations=2'], "seed='017': expected an integer", 2, []),
         ('YAML 1.1 base-60 number', ['train', '--config', tmp / 'base60.yaml', *TINY[2:], f'out_dir={tmp / "b60"}'], "iterations='1:30': expected an integer", 2, []),

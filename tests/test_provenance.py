@@ -30,3 +30,11 @@ def test_a_new_untracked_profile_counts_as_a_change(tmp_path):
     head = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=clone, capture_output=True, text=True).stdout.strip()
     shutil.copy(clone / 'profiles' / 'smoke.yaml', clone / 'profiles' / 'mine.yaml')     # not in the commit
     assert _commit_seen(clone, {}) == head + '+changes'
+
+def test_a_changed_shipped_model_counts_as_a_change(tmp_path):
+    "Results are made from the shipped model and classifier too: replacing one is not the commit's result."
+    clone = tmp_path / 'clone'
+    subprocess.run(['git', 'clone', '-q', ROOT, clone], check=True)
+    head = subprocess.run(['git', 'rev-parse', 'HEAD'], cwd=clone, capture_output=True, text=True).stdout.strip()
+    with open(clone / 'models' / 'fmnist-paper' / 'samples-2048.pt', 'ab') as f: f.write(b'\0')
+    assert _commit_seen(clone, {}) == head + '+changes'

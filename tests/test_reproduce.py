@@ -80,3 +80,17 @@ def test_outputs_linked_to_other_files_leave_those_files_alone(tmp_path):
     assert victim_nb.read_bytes() == before and victim_md.read_text() == 'precious\n'
     assert not (out / 'reports' / 'tiny' / 'data_overview.ipynb').is_symlink()
     assert 'msdsm' in (out / 'results' / 'tiny' / 'cifar10_table.md').read_text()
+
+def test_results_and_figures_msdsm_did_not_write_are_refused(tmp_path):
+    "An --out-dir holding someone's results or figures under an experiment's name: refused before any run."
+    from msdsm.reproduce import _check_outputs
+    res, fig = tmp_path / 'results' / 'tiny', tmp_path / 'figures' / 'tiny'
+    res.mkdir(parents=True); fig.mkdir(parents=True)
+    (fig / 'data_overview.pdf').write_text('MY OWN FIGURE')
+    with pytest.raises(ValueError, match='data_overview.pdf exists and was not written by msdsm'):
+        _check_outputs(['data_overview'], 'tiny', tmp_path, tmp_path / 'reports' / 'tiny', ROOT)
+    (res / 'data_overview.json').write_text('{"mine": "hand-made numbers"}')
+    with pytest.raises(ValueError, match='data_overview.json exists and was not written by msdsm'):
+        _check_outputs(['data_overview'], 'tiny', tmp_path, tmp_path / 'reports' / 'tiny', ROOT)
+    (res / 'data_overview.json').write_text('{"provenance": {}}')              # msdsm's: its run may replace it
+    _check_outputs(['data_overview'], 'tiny', tmp_path, tmp_path / 'reports' / 'tiny', ROOT)
