@@ -108,23 +108,31 @@ def curved_manifold(n: int, d: int, k: int = 2, n_features: int = 16, scale: flo
     return x / x.std() * scale
 
 class MLPEnergy(nn.Module):
-    """A small energy for vectors: `scale` × (an MLP d → width → width → 1, ELU, plus a learned per-coordinate term
-    Σᵢ ψ(xᵢ)). The MLP's gradient lies in the `width`-dimensional row space of its first layer; ψ reaches all d."""
-    def __init__(self, d: int, width: int = 256, scale: float = 1.0, psi_units: int = 32):
+    """A small energy for vectors: `scale` × (an MLP d → width → width → 1, ELU, plus with `psi_units` > 0 a learned
+    per-coordinate term Σᵢ ψ(xᵢ)). The MLP's gradient lies in the `width`-dimensional row space of its first layer;
+    ψ reaches all d directions."""
+    def __init__(self, d: int, width: int = 256, scale: float = 1.0, psi_units: int = 0):
         super().__init__()
         self.net = nn.Sequential(nn.Linear(d, width), nn.ELU(), nn.Linear(width, width), nn.ELU(), nn.Linear(width, 1))
-        self.psi_in, self.psi_bias = nn.Parameter(torch.randn(psi_units)), nn.Parameter(torch.randn(psi_units))
-        self.psi_out, self.scale = nn.Parameter(torch.randn(psi_units) / psi_units), scale
+        self.scale, self.psi_units = scale, psi_units
+        if psi_units:
+            self.psi_in, self.psi_bias = nn.Parameter(torch.randn(psi_units)), nn.Parameter(torch.randn(psi_units))
+            self.psi_out = nn.Parameter(torch.randn(psi_units) / psi_units)
     def forward(self, x):
-        x = x.flatten(1)
-        psi = (F.elu(x[..., None] * self.psi_in + self.psi_bias) @ self.psi_out).sum(1)   # ψ: one small net, shared
-        return self.scale * (self.net(x)[:, 0] + psi)
+        x = x.flatten(1); e = self.net(x)[:, 0]
+        if self.psi_units:                                     # ψ: one small net, shared by every coordinate
+            e = e + (F.elu(x[..., None] * self.psi_in + self.psi_bias) @ self.psi_out).sum(1)
+        return self.scale * e
 
 def train_vector_energy(data: torch.Tensor, sigma_min: float, sigma_max: float, sigma0: float = 0.1, steps: int = 1000,
-                        batch: int = 256, lr: float = 1e-3, width: int = 256, seed: int = 0) -> MLPEnergy:
-    "An MLP energy trained with the MDSM loss; sigma_min == sigma_max gives the single-σ model."
+                        batch: int = 256, lr: float = 1e-3, width: int = 256, seed: int = 0,
+                        full_rank: bool = False) -> MLPEnergy:
+    """An MLP energy trained with the MDSM loss; sigma_min == sigma_max gives the single-σ model. `full_rank` adds
+    the per-coordinate term and σ0-scaled output (needed once d exceeds the width, see above)."""
     torch.manual_seed(seed)
-    m = MLPEnergy(data.shape[1], width, scale=1 / sigma0 ** 2)   # σ0²E is O(1) per coordinate: what the net outputs
+    # σ0²E is O(1) per coordinate: what the net outputs
+    d = data.shape[1]
+    m = MLPEnergy(d, width, scale=1 / sigma0 ** 2, psi_units=32) if full_rank else MLPEnergy(d, width)
     opt = torch.optim.Adam(m.parameters(), lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     g = torch.Generator().manual_seed(seed)
