@@ -128,10 +128,9 @@ def train_vector_energy(data: torch.Tensor, sigma_min: float, sigma_max: float, 
                         batch: int = 256, lr: float = 1e-3, width: int = 256, seed: int = 0,
                         full_rank: bool = False) -> MLPEnergy:
     """An MLP energy trained with the MDSM loss; sigma_min == sigma_max gives the single-σ model. `full_rank` adds
-    the per-coordinate term and σ0-scaled output (needed once d exceeds the width, see above)."""
+    the per-coordinate term and σ0-scaled output (needed once d exceeds the width, see `MLPEnergy`)."""
     torch.manual_seed(seed)
-    # σ0²E is O(1) per coordinate: what the net outputs
-    d = data.shape[1]
+    d = data.shape[1]                          # scale 1/σ0²: the net outputs σ0²E, O(1) per coordinate
     m = MLPEnergy(d, width, scale=1 / sigma0 ** 2, psi_units=32) if full_rank else MLPEnergy(d, width)
     opt = torch.optim.Adam(m.parameters(), lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
