@@ -435,9 +435,11 @@ def _check_outputs(names, profile, out: Path, runs: Path, root: Path):
             if not ours: raise ValueError(f"{nb} exists and is not an executed copy msdsm reproduce wrote: move it, "
                                           f"or choose another --runs-dir")
         res = out / 'results' / profile / f'{n}.json'        # results and figures: msdsm's, by its results record
-        try: ours = not res.exists() or 'provenance' in json.loads(res.read_text())
+        try: ours = not res.exists() or 'provenance' in dict(json.loads(res.read_text()))
         except (ValueError, UnicodeDecodeError, TypeError, OSError): ours = False
-        figs = [p for p in (out / 'figures' / profile).glob(f'{n}*') if p.suffix in ('.png', '.pdf')]
+        src_nb = root / 'nbs' / 'experiments' / f'{n}.ipynb'      # every figure stem the notebook writes
+        stems = {n, *re.findall(r"out\.figure\(fig, \\?['\"]([\w-]+)", src_nb.read_text() if src_nb.is_file() else '')}
+        figs = [p for s in stems for p in (out / 'figures' / profile).glob(f'{s}*') if p.suffix in ('.png', '.pdf')]
         if not ours or (figs and not res.exists()):
             raise ValueError(f"{res if not ours else figs[0]} exists and was not written by msdsm reproduce: move it, "
                              f"or choose another --out-dir")

@@ -24,7 +24,8 @@ from .data import load_images, BatchSource, DATASETS, data_fingerprint, save_gri
 from .energy import build_energy, EnergyNet, ACTIVATIONS, _STAGES
 from .dsm import batch_sigmas, mdsm_loss, reference_units
 from .langevin import draw_samples, short_schedule
-from .io import (CKPT_FORMAT, CheckpointError, _alive, atomic_save, atomic_savefig, atomic_write, checkpoint_step,
+from .io import (CKPT_FORMAT, CheckpointError, _alive, _holds_model, safe_load,
+                      atomic_save, atomic_savefig, atomic_write, checkpoint_step,
                       git_commit, latest_checkpoint, list_checkpoints, load_checkpoint, model_kwargs,
                       remove_stale_temps, save_energy)
 
@@ -617,18 +618,34 @@ _TMP = r'(\.msdsm-.*\.tmp)?'                   # a killed writer's temp file is 
 _RUN_FILES = dict(checkpoints=rf'\.?ckpt-\d+\.pt{_TMP}', samples=rf'\.?step-\d+\.(png|pdf|pt){_TMP}',
                   energy=rf'\.?energy.*\.(json|safetensors){_TMP}')
 
+def _ours(p: Path, sub: str) -> bool:
+    "Is this file in a run's `sub` folder msdsm train's, by name and (checkpoints, model index) by content?"
+    if not re.fullmatch(_RUN_FILES[sub], p.name): return False
+    if p.name.endswith('.tmp'): return True
+    if p.suffix == '.pt': return _holds_model(p) if sub == 'checkpoints' else _msdsm_samples(p)
+    if p.name == 'energy.json':
+        try: return {'model', 'files'} <= set(json.loads(p.read_text()))
+        except (ValueError, UnicodeDecodeError, TypeError): return False
+    return True
+
+def _msdsm_samples(p: Path) -> bool:
+    try: return {'samples_uint8', 'step'} <= set(safe_load(p))
+    except Exception: return False
+
 def _not_ours(run_dir: Path):
     "The first thing in a run's log, checkpoints/, samples/ or energy/ that msdsm train did not write (None if none)."
     log = run_dir / 'log.jsonl'
-    if log.is_file():
+    if log.exists():
         try: first = json.loads(log.read_text().splitlines()[0])
-        except (ValueError, IndexError, UnicodeDecodeError): first = None
-        if not (isinstance(first, dict) and ('event' in first or 'step' in first)): return log
-    for sub, pattern in _RUN_FILES.items():
+        except (ValueError, IndexError, UnicodeDecodeError, OSError): first = None
+        if not (isinstance(first, dict) and {'step', 'time'} <= set(first) and ({'loss', 'lr'} <= set(first)
+                                                                             or 'event' in first)):
+            return log
+    for sub in _RUN_FILES:
         d = run_dir / sub
-        if not d.is_dir(): continue
-        for p in d.rglob('*'):
-            if p.is_dir() or not re.fullmatch(pattern, p.name): return p
+        if d.exists() and not d.is_dir(): return d
+        for p in (d.rglob('*') if d.is_dir() else []):
+            if p.is_dir() or not _ours(p, sub): return p
     return None
 
 @patch

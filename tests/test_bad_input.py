@@ -89,6 +89,10 @@ def _cases(tmp: Path, done: Path):
     photos = tmp / 'photos'; (photos / 'samples').mkdir(parents=True); (photos / 'samples' / 'IMG_0001.jpg').write_bytes(b'photo')
     (photos / 'log.jsonl').write_text('{"step": 1}\n')                       # looks like a run, holds a photo
     notes = tmp / 'notes'; notes.mkdir(); (notes / 'log.jsonl').write_text('{"epoch": 1}\n')   # someone else's log
+    named = tmp / 'named'; (named / 'checkpoints').mkdir(parents=True)            # msdsm's names, someone's content
+    (named / 'checkpoints' / 'ckpt-00000001.pt').write_text('my thesis checkpoint')
+    (named / 'log.jsonl').write_text('{"step": 0, "loss": 1, "lr": 1, "time": 0}\n')      # a log like msdsm's
+    typed = tmp / 'typed'; (typed / 'log.jsonl').mkdir(parents=True); (typed / 'log.jsonl' / 'notes.txt').write_text('notes')
     (tmp / 'octal.yaml').write_text('seed: 017\n'); (tmp / 'base60.yaml').write_text('iterations: 1:30\n')
     torch.save({'samples': [1, 2, 3]}, tmp / 'list.pt'); torch.save(torch.zeros(0, 1, 32, 32), tmp / 'empty.pt')
     bomb = tmp / 'bomb'; bomb.mkdir()
@@ -189,6 +193,8 @@ def _cases(tmp: Path, done: Path):
         ("a config.yaml msdsm did not write", ['train', '--config', exp / 'config.yaml', *TINY[2:]], 'was not written by msdsm train', 2, [exp / 'config.yaml']),
         ('--overwrite of a folder holding files msdsm did not write', ['train', *TINY, 'iterations=2', f'out_dir={photos}', '--overwrite'], 'removes only what msdsm train wrote', 2, [photos / 'samples' / 'IMG_0001.jpg', photos / 'log.jsonl']),
         ('--overwrite of a folder holding another program\'s log', ['train', *TINY, 'iterations=2', f'out_dir={notes}', '--overwrite'], 'removes only what msdsm train wrote', 2, [notes / 'log.jsonl']),
+        ('--overwrite of files with msdsm names and foreign content', ['train', *TINY, 'iterations=2', f'out_dir={named}', '--overwrite'], 'removes only what msdsm train wrote', 2, [named / 'checkpoints' / 'ckpt-00000001.pt', named / 'log.jsonl']),
+        ('--overwrite of a folder where the log belongs', ['train', *TINY, 'iterations=2', f'out_dir={typed}', '--overwrite'], 'removes only what msdsm train wrote', 2, [typed / 'log.jsonl' / 'notes.txt']),
         ('YAML folder name read as a number', ['train', '--config', tmp / 'numdir.yaml', *TINY[2:], 'iterations=2'], 'YAML read a number; quote it', 2, []),
         ('YAML 1.1 octal number', ['train', '--config', tmp / 'octal.yaml', *TINY[2:], f'out_dir={tmp / "oct"}', 'iterations=2'], "seed='017': expected an integer", 2, []),
         ('YAML 1.1 base-60 number', ['train', '--config', tmp / 'base60.yaml', *TINY[2:], f'out_dir={tmp / "b60"}'], "iterations='1:30': expected an integer", 2, []),

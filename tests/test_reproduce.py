@@ -94,3 +94,11 @@ def test_results_and_figures_msdsm_did_not_write_are_refused(tmp_path):
         _check_outputs(['data_overview'], 'tiny', tmp_path, tmp_path / 'reports' / 'tiny', ROOT)
     (res / 'data_overview.json').write_text('{"provenance": {}}')              # msdsm's: its run may replace it
     _check_outputs(['data_overview'], 'tiny', tmp_path, tmp_path / 'reports' / 'tiny', ROOT)
+
+def test_a_foreign_figure_under_any_stem_the_notebook_writes_is_refused(tmp_path):
+    "trajectories writes annealing_diagnostics.png too: a user's file of that name is not replaced."
+    from msdsm.reproduce import _check_outputs
+    (tmp_path / 'figures' / 'smoke').mkdir(parents=True)
+    (tmp_path / 'figures' / 'smoke' / 'annealing_diagnostics.png').write_text('mine')
+    with pytest.raises(ValueError, match='annealing_diagnostics.png exists and was not written by msdsm'):
+        _check_outputs(['trajectories'], 'smoke', tmp_path, tmp_path / 'reports' / 'smoke', ROOT)
