@@ -130,6 +130,7 @@ def _model_like(obj) -> bool:
 
 def _holds_model(path: Path) -> bool:
     "Does the file hold a checkpoint or model, whatever its name? (judged by its content: torch zip or safetensors)"
+    if not path.is_file(): return False           # a FIFO or device would block the read, and holds no model
     try:
         with open(path, 'rb') as f: head = f.read(9)
     except OSError: return False

@@ -30,9 +30,9 @@ from .io import (CKPT_FORMAT, CheckpointError, _alive, _holds_model, safe_load,
                       remove_stale_temps, save_energy)
 
 # %% auto #0
-__all__ = ['RANGES', 'RECIPES', 'RESUME_OVERRIDES', 'CONFIG_HEADER', 'TIME_UP', 'Config', 'in_range', 'make_config',
-           'NonFiniteError', 'resolve_settings', 'resolved_config', 'Trainer', 'RunFolderError', 'TrainingInterrupted',
-           'RunLock', 'StopSignals', 'read_log', 'plot_run']
+__all__ = ['RANGES', 'RECIPES', 'RESUME_OVERRIDES', 'CONFIG_HEADER', 'TIME_UP', 'CURVES_TITLE', 'Config', 'in_range',
+           'make_config', 'NonFiniteError', 'resolve_settings', 'resolved_config', 'Trainer', 'RunFolderError',
+           'TrainingInterrupted', 'RunLock', 'StopSignals', 'read_log', 'plot_run', 'our_curves']
 
 # %% ../nbs/07_train.ipynb #a7e77265
 @dataclass
@@ -614,38 +614,59 @@ class StopSignals:
         if self.order: self.order.__exit__(); self.order = None
 
 # %% ../nbs/07_train.ipynb #486b903f
-_TMP = r'(\.msdsm-.*\.tmp)?'                   # a killed writer's temp file is ours too
+_TMP = r'(\.msdsm-\d+\..+\.tmp)?'              # a killed writer's temp file (its pid and host) is ours too
 _RUN_FILES = dict(checkpoints=rf'\.?ckpt-\d+\.pt{_TMP}', samples=rf'\.?step-\d+\.(png|pdf|pt){_TMP}',
-                  energy=rf'\.?energy.*\.(json|safetensors){_TMP}')
+                  energy=rf'\.?(energy\.json|energy(-\d{{5}}-of-\d{{5}})?\.safetensors){_TMP}')
 
-def _ours(p: Path, sub: str) -> bool:
-    "Is this file in a run's `sub` folder msdsm train's, by name and (checkpoints, model index) by content?"
-    if not re.fullmatch(_RUN_FILES[sub], p.name): return False
+def _ours(p: Path, sub: str, shards=()) -> bool:
+    """Is this file in a run's `sub` folder msdsm train's, by name, type and content? (a checkpoint in msdsm's
+    format, a samples record, the model index, a weights file that index names; images by name)"""
+    if not re.fullmatch(_RUN_FILES[sub], p.name) or not p.is_file(): return False
     if p.name.endswith('.tmp'): return True
-    if p.suffix == '.pt': return _holds_model(p) if sub == 'checkpoints' else _msdsm_samples(p)
-    if p.name == 'energy.json':
-        try: return {'model', 'files'} <= set(json.loads(p.read_text()))
-        except (ValueError, UnicodeDecodeError, TypeError): return False
+    if sub == 'checkpoints': return _load_or_none(p, lambda ck: ck.get('format') == CKPT_FORMAT)
+    if p.suffix == '.pt': return _load_or_none(p, lambda s: {'samples_uint8', 'step'} <= set(s))
+    if p.name == 'energy.json': return _model_index(p) is not None
+    if p.suffix == '.safetensors': return p.name in shards
     return True
 
-def _msdsm_samples(p: Path) -> bool:
-    try: return {'samples_uint8', 'step'} <= set(safe_load(p))
+def _load_or_none(p: Path, test) -> bool:
+    try: return bool(test(safe_load(p)))
     except Exception: return False
+
+def _model_index(p: Path):
+    "The weights files msdsm's `energy.json` names (None if the file is not msdsm's model index)."
+    try: meta = json.loads(p.read_text())
+    except (ValueError, UnicodeDecodeError, OSError): return None
+    ok = isinstance(meta, dict) and {'model', 'files', 'msdsm_version'} <= set(meta) and isinstance(meta['files'], list)
+    return [f for f in meta['files'] if isinstance(f, str)] if ok else None
+
+_LOG_KEYS = {'step', 'loss', 'loss_raw', 'e_data', 'e_noise', 'lr', 'time'}      # a progress record's fields
+
+def _our_log(p: Path) -> bool:
+    "Is every line of this log one msdsm train wrote: a progress record, an event, or a record a kill cut short?"
+    try: lines = p.read_text().splitlines() if p.is_file() else None
+    except (OSError, UnicodeDecodeError): return False
+    if lines is None: return False
+    for line in lines:
+        try: r = json.loads(line)
+        except ValueError:
+            if line.startswith(('{"step": ', '{"event": ')): continue
+            return False
+        if not (isinstance(r, dict) and (_LOG_KEYS <= set(r) or (r.get('event') == 'resume' and 'step' in r))):
+            return False
+    return True
 
 def _not_ours(run_dir: Path):
     "The first thing in a run's log, checkpoints/, samples/ or energy/ that msdsm train did not write (None if none)."
     log = run_dir / 'log.jsonl'
-    if log.exists():
-        try: first = json.loads(log.read_text().splitlines()[0])
-        except (ValueError, IndexError, UnicodeDecodeError, OSError): first = None
-        if not (isinstance(first, dict) and {'step', 'time'} <= set(first) and ({'loss', 'lr'} <= set(first)
-                                                                             or 'event' in first)):
-            return log
+    if log.exists() and not _our_log(log): return log
+    index = run_dir / 'energy' / 'energy.json'
+    shards = (_model_index(index) or []) if index.is_file() else []
     for sub in _RUN_FILES:
         d = run_dir / sub
         if d.exists() and not d.is_dir(): return d
         for p in (d.rglob('*') if d.is_dir() else []):
-            if p.is_dir() or not _ours(p, sub): return p
+            if p.is_dir() or not _ours(p, sub, shards): return p
     return None
 
 @patch
@@ -671,6 +692,11 @@ def _claim_folder(self: Trainer, overwrite: bool):
         raise RunFolderError(f"{self.run_dir}'s checkpoints changed while this run was loading (another process "
                              f"trained or replaced it meanwhile): nothing written; resume again to continue from "
                              f"the newest checkpoint")
+    cfg_file = self.run_dir / 'config.yaml'       # checked before anything is removed; --overwrite does not skip it
+    if not self.resumed and cfg_file.exists() and not (cfg_file.is_file() and
+                                                       cfg_file.read_bytes().startswith(CONFIG_HEADER)):
+        raise RunFolderError(f"{cfg_file} exists and was not written by msdsm train (a run writes its resolved "
+                             f"settings there): choose another out_dir, or move the file; nothing removed")
     old = [self.run_dir / n for n in ('log.jsonl', 'checkpoints', 'energy', 'samples') if (self.run_dir / n).exists()]
     if old and not self.resumed:
         if not overwrite:
@@ -684,10 +710,6 @@ def _claim_folder(self: Trainer, overwrite: bool):
         for name in ('log.jsonl', 'checkpoints', 'samples', 'energy'):
             p = self.run_dir / name
             shutil.rmtree(p) if p.is_dir() else p.unlink(missing_ok=True)
-    cfg_file = self.run_dir / 'config.yaml'
-    if not (self.resumed or overwrite) and cfg_file.is_file() and not cfg_file.read_bytes().startswith(CONFIG_HEADER):
-        raise RunFolderError(f"{cfg_file} exists and was not written by msdsm train (a run writes its resolved "
-                             f"settings there): choose another out_dir, move the file, or replace it with --overwrite")
     for d in (self.run_dir, self.run_dir / 'checkpoints', self.run_dir / 'energy'):   # what killed writers left
         if d.is_dir(): remove_stale_temps(d)
     text = CONFIG_HEADER + yaml.safe_dump(resolved_config(self.cfg, self.settings), sort_keys=False).encode()
@@ -819,7 +841,16 @@ def plot_run(run_dir, out=None, title=None):
         b.set_xlabel('step'); b.set_ylabel('mean energy (EMA model)'); b.legend()
         fig.suptitle(title or str(run_dir)); fig.tight_layout(); check_figure(fig, 'training curves')
         out = Path(out or Path(run_dir) / 'curves.png')
-        try: atomic_savefig(fig, out)
+        try: atomic_savefig(fig, out, metadata={'Title': CURVES_TITLE})     # how `msdsm plot` knows its own file
         finally: plt.close(fig)
     return out
+
+CURVES_TITLE = 'msdsm training curves'
+
+def our_curves(path) -> bool:
+    "Is this image one `plot_run` drew (a PNG carrying its title)?"
+    from PIL import Image
+    try:
+        with Image.open(path) as im: return im.format == 'PNG' and im.text.get('Title') == CURVES_TITLE
+    except Exception: return False
 

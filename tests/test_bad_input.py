@@ -121,8 +121,33 @@ def _cases(tmp: Path, done: Path):
     (tmp / 'ulock').mkdir(); (tmp / 'ulock' / 'run.lock').write_text('important notes')
     linked_energy = tmp / 'linked_energy'; shutil.copytree(done, linked_energy); shutil.rmtree(linked_energy / 'energy')
     (linked_energy / 'energy').symlink_to(tmp / 'withmodel' / 'energy')          # another model's folder
+    def run_copy(name):                         # a finished run to plant someone's file in
+        shutil.copytree(done, tmp / name); return tmp / name
+    fck = run_copy('fck'); torch.save({'model': {'w': torch.randn(3, 3)}, 'epoch': 7}, fck / 'checkpoints' / 'ckpt-00001000.pt')
+    flog = run_copy('flog'); (flog / 'log.jsonl').open('a').write('{"user": "important lines"}\n')
+    fnotes = run_copy('fnotes'); (fnotes / 'energy' / 'energy_notes.json').write_text('my notes')
+    fshard = run_copy('fshard'); (fshard / 'energy' / 'energy-00001-of-00002.safetensors').write_bytes(os.urandom(100))
+    fifo = run_copy('fifo'); os.mkfifo(fifo / 'checkpoints' / 'ckpt-00000009.pt')
+    fcfg = tmp / 'fcfg'; fcfg.mkdir(); (fcfg / 'config.yaml').write_text('# my project settings\ndb: prod\n')
+    rmd = tmp / 'rmd'; (rmd / 'results' / 'tiny').mkdir(parents=True); (rmd / 'results' / 'tiny' / 'cifar10_table.md').write_text('my table')
+    rled = tmp / 'rled'; (rled / 'reports').mkdir(parents=True); (rled / 'reports' / 'ledger.json').write_text('{"budget": {"2024": 1200}}')
+    rnb = tmp / 'rnb'; rnb.mkdir()
+    (rnb / 'cifar10_table.ipynb').write_text(json.dumps(dict(cells=[], metadata=dict(papermill=dict(input_path='mine.ipynb', parameters={})))))
+    pl = run_copy('pl'); (pl / 'curves.png').write_text('my own curves from tensorboard')
+    refused = 'removes only what msdsm train wrote'
     return [
-        ('export into a linked model folder', ['train', '--resume', linked_energy, 'iterations=11'], 'link to a file or folder elsewhere', 2, [withmodel]),
+        ('--overwrite of a torch checkpoint not in msdsm\'s format', ['train', *TINY, 'iterations=2', f'out_dir={fck}', '--overwrite'], refused, 2, [fck]),
+        ('--overwrite of a log with a line of someone\'s', ['train', *TINY, 'iterations=2', f'out_dir={flog}', '--overwrite'], refused, 2, [flog]),
+        ('--overwrite of notes in energy/', ['train', *TINY, 'iterations=2', f'out_dir={fnotes}', '--overwrite'], refused, 2, [fnotes]),
+        ('--overwrite of a weights file the index does not name', ['train', *TINY, 'iterations=2', f'out_dir={fshard}', '--overwrite'], refused, 2, [fshard]),
+        ('--overwrite of a FIFO named like a checkpoint', ['train', *TINY, 'iterations=2', f'out_dir={fifo}', '--overwrite'], refused, 2, [fifo]),
+        ('--overwrite of a config.yaml msdsm did not write', ['train', *TINY, 'iterations=2', f'out_dir={fcfg}', '--overwrite'], 'was not written by msdsm train', 2, [fcfg]),
+        ('reproduce over a results file it did not write', ['reproduce', '--profile', 'tiny', '--only', 'cifar10_table', '--out-dir', rmd], 'was not written by msdsm reproduce', 2, [rmd]),
+        ('reproduce over a ledger it did not write', ['reproduce', '--profile', 'tiny', '--only', 'cifar10_table', '--out-dir', rled], "is not msdsm's ledger", 2, [rled]),
+        ('reproduce over another papermill notebook', ['reproduce', '--profile', 'tiny', '--only', 'cifar10_table', '--out-dir', tmp / 'rnbo', '--runs-dir', rnb], 'not an executed copy', 2, [rnb]),
+        ('plot over a curves.png msdsm did not draw', ['plot', pl], '--force', 2, [pl / 'curves.png']),
+        ('export into a linked model folder'
+, ['train', '--resume', linked_energy, 'iterations=11'], 'link to a file or folder elsewhere', 2, [withmodel]),
         ("someone's file named run.lock", ['train', *TINY, 'iterations=2', f'out_dir={tmp}/ulock'], "is not msdsm's lock", 2, [tmp / 'ulock']),
         ('new run over an exported model', ['train', *TINY, 'iterations=2', f'out_dir={withmodel}'], 'already holds another run', 2, [withmodel]),
         ('run.lock hard-linked to a file', ['train', *TINY, 'iterations=2', f'out_dir={hl}'], 'not a plain file of its own', 2, [tmp / 'precious.txt']),
@@ -291,6 +316,19 @@ def test_things_that_used_to_fail_now_work(tmp_path, finished_run):
     assert (tmp_path / 'tilde' / 'energy' / 'energy.json').exists() and not (Path.cwd() / '~').exists()
     assert 'skipping a truncated record' in ran[5][2] and (tmp_path / 'c.png').stat().st_size > 1000
 
+
+
+@needs_fmnist
+def test_overwrite_and_plot_replace_msdsm_own_files(tmp_path, finished_run):
+    "What msdsm wrote it may replace: --overwrite of its own run (a record a kill cut short included), its curves."
+    run_dir = tmp_path / 'again'; shutil.copytree(finished_run, run_dir)
+    with open(run_dir / 'log.jsonl', 'a') as f: f.write('{"step": 10, "lo')
+    (run_dir / 'checkpoints' / f'.ckpt-00000011.pt.msdsm-{2 ** 22 + 1}.otherhost.tmp').write_bytes(b'half a write')
+    for argv in (['train', *TINY, 'iterations=2', f'out_dir={run_dir}', '--overwrite'], ['plot', run_dir], ['plot', run_dir]):
+        (rc, out, err), = run_forked([argv], tmp_path, {})
+        assert rc == 0 and 'Traceback' not in err, (argv, err[-1500:])
+    assert [p.name for p in (run_dir / 'checkpoints').iterdir()] == ['ckpt-00000002.pt']
+    assert (run_dir / 'curves.png').stat().st_size > 1000
 
 def test_cached_reference_features_follow_the_weights(tmp_path):
     "Other feature-extractor weights, other cached reference features (and the result names the weights)."
