@@ -16,7 +16,8 @@ from .shell import add_noise
 
 # %% auto #0
 __all__ = ['sigma_grid', 'batch_sigmas', 'grad_x', 'mdsm_loss', 'dsm_loss', 'reference_units', 'parzen_log_density',
-           'parzen_score', 'curved_manifold', 'MLPEnergy', 'train_vector_energy', 'score_error_by_distance']
+           'parzen_score', 'curved_manifold', 'manifold_sampler', 'MLPEnergy', 'train_vector_energy', 'converged',
+           'score_error_by_distance']
 
 # %% ../nbs/04_dsm.ipynb #b3c31b7a
 def sigma_grid(lo: float, hi: float, n: int, spacing: str = 'geometric', device=None,
@@ -107,6 +108,19 @@ def curved_manifold(n: int, d: int, k: int = 2, n_features: int = 16, scale: flo
     x = feats[:, :m] @ Q.T
     return x / x.std() * scale
 
+def manifold_sampler(d: int, k: int = 2, n_features: int = 16, scale: float = 0.3, frequency: float = 0.7,
+                     seed: int = 0):
+    """`draw(n, generator)`: fresh points on one smooth k-dimensional manifold in R^d (random Fourier features of k
+    uniform latents, a fixed random orthonormal map), coordinates of std `scale` — a population, never memorised."""
+    g = torch.Generator().manual_seed(seed)
+    W, phase = torch.randn(k, n_features, generator=g) * frequency, torch.rand(n_features, generator=g) * 2 * math.pi
+    m = min(n_features, d)
+    Q, _ = torch.linalg.qr(torch.randn(d, m, generator=g))
+    feats = lambda n, gen: torch.sin(2 * math.pi * torch.rand(n, k, generator=gen) @ W / 4 + phase)[:, :m]
+    f = feats(100_000, g)                       # the std of the coordinates, without forming 100 000 × d points
+    norm = math.sqrt(f.pow(2).sum(1).mean().item() / d - ((f.mean(0) @ Q.T).mean().item()) ** 2)
+    return lambda n, generator=None: feats(n, generator) @ Q.T * (scale / norm)
+
 class MLPEnergy(nn.Module):
     """A small energy for vectors: `scale` × (an MLP d → width → width → 1, ELU, plus with `psi_units` > 0 a learned
     per-coordinate term Σᵢ ψ(xᵢ)). The MLP's gradient lies in the `width`-dimensional row space of its first layer;
@@ -124,23 +138,44 @@ class MLPEnergy(nn.Module):
             e = e + (F.elu(x[..., None] * self.psi_in + self.psi_bias) @ self.psi_out).sum(1)
         return self.scale * e
 
-def train_vector_energy(data: torch.Tensor, sigma_min: float, sigma_max: float, sigma0: float = 0.1, steps: int = 1000,
+def train_vector_energy(data, sigma_min: float, sigma_max: float, sigma0: float = 0.1, steps: int = 1000,
                         batch: int = 256, lr: float = 1e-3, width: int = 256, seed: int = 0,
-                        full_rank: bool = False) -> MLPEnergy:
-    """An MLP energy trained with the MDSM loss; sigma_min == sigma_max gives the single-σ model. `full_rank` adds
-    the per-coordinate term and σ0-scaled output (needed once d exceeds the width, see `MLPEnergy`)."""
+                        full_rank: bool = False, psi_units: int = 32, eval_every: int = 0) -> MLPEnergy:
+    """An MLP energy trained with the MDSM loss; sigma_min == sigma_max gives the single-σ model. `data`: a tensor
+    (a fixed set) or `draw(n, generator)` (fresh points every batch). `full_rank` adds the per-coordinate term and
+    σ0-scaled output (needed once d exceeds the width, see `MLPEnergy`). With `eval_every`, `model.history` holds the
+    training and held-out loss as fractions of the zero score's (1 = learned nothing)."""
     torch.manual_seed(seed)
-    d = data.shape[1]                          # scale 1/σ0²: the net outputs σ0²E, O(1) per coordinate
-    m = MLPEnergy(d, width, scale=1 / sigma0 ** 2, psi_units=32) if full_rank else MLPEnergy(d, width)
+    draw = data if callable(data) else lambda n, g: data[torch.randint(0, len(data), (n,), generator=g)]
+    d = draw(1, torch.Generator()).shape[1]    # scale 1/σ0²: the net outputs σ0²E, O(1) per coordinate
+    m = MLPEnergy(d, width, scale=1 / sigma0 ** 2, psi_units=psi_units) if full_rank else MLPEnergy(d, width)
     opt = torch.optim.Adam(m.parameters(), lr)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     g = torch.Generator().manual_seed(seed)
     sig = sigma_grid(sigma_min, sigma_max, batch, 'geometric')
-    for _ in range(steps):
-        xb = data[torch.randint(0, len(data), (batch,), generator=g)]
-        loss = mdsm_loss(m, xb, sig, sigma0).mean() * sigma0 ** 2      # σ0² keeps Adam's steps well scaled
-        opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+    held = _held_out(draw, d, sigma_min, sigma_max, seed) if eval_every else None
+    zero, hist, acc = d / sigma0 ** 2, dict(step=[], train=[], held_out=[]), []
+    for i in range(steps):
+        loss = mdsm_loss(m, draw(batch, g), sig, sigma0).mean() * sigma0 ** 2    # σ0² keeps Adam's steps well scaled
+        opt.zero_grad(); loss.backward(); opt.step(); sched.step(); acc.append(loss.item())
+        if held and ((i + 1) % eval_every == 0 or i + 1 == steps):
+            x, noise, s = held
+            hl = (mdsm_loss(m, x, s, sigma0, noise=noise).mean() * sigma0 ** 2).item()
+            hist['step'].append(i + 1); hist['train'].append(float(np.mean(acc)) / zero); hist['held_out'].append(hl / zero)
+            acc = []
+    m.history = hist if held else None
     return m.eval()
+
+def _held_out(draw, d: int, sigma_min: float, sigma_max: float, seed: int, n: int = 512):
+    "A fixed held-out set (points, noise, σ per point) for a model's loss, drawn apart from the training stream."
+    g = torch.Generator().manual_seed(10_000 + seed)
+    return draw(n, g), torch.randn(n, d, generator=g), sigma_grid(sigma_min, sigma_max, n, 'geometric')
+
+def converged(history: dict, tail: float = 0.25, tol: float = 0.02) -> bool:
+    "The stated rule: over the last `tail` of training the held-out loss fell by less than `tol` of its value."
+    st, hl = np.asarray(history['step']), np.asarray(history['held_out'])
+    start = hl[np.searchsorted(st, (1 - tail) * st[-1])]
+    return bool(len(hl) >= 4 and start - hl[-1] < tol * hl[-1])
 
 def score_error_by_distance(model, data: torch.Tensor, sigma0: float, rho_over_sqrt_d, n_queries: int = 256,
                             seed: int = 1, per_query: bool = False):

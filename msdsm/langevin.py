@@ -11,13 +11,15 @@ from functools import partial
 import numpy as np
 import torch
 from tqdm.auto import tqdm
+from .core import pairwise_sqdist
+from .dsm import parzen_log_density
 from .energy import energy_and_grad
 
 # %% auto #0
 __all__ = ['SCHEDULES', 'langevin_update', 'langevin_step', 'paper_schedule', 'linear_schedule', 'short_schedule',
            'make_schedule', 'fast_energy_grad', 'energy_grad_fn', 'LangevinResult', 'initial_noise',
-           'annealed_langevin', 'denoise', 'draw_samples', 'mala_transition', 'mala_step', 'inpaint', 'split_rhat',
-           'effective_sample_size']
+           'annealed_langevin', 'denoise', 'draw_samples', 'ParzenEnergy', 'distance_to_data', 'chains_from_noise',
+           'mala_transition', 'mala_step', 'inpaint', 'split_rhat', 'effective_sample_size']
 
 # %% ../nbs/05_langevin.ipynb #cefa3edc
 def _randn_like(x, generator=None):
@@ -166,6 +168,27 @@ def draw_samples(energy, n: int, temperatures, shape=(1, 32, 32), batch_size: in
         # clamped to the image range; a diverged chain stays NaN, so no caller mistakes it for a black or white image
         xs.append(torch.where(torch.isfinite(x), x.clamp(0, 1), torch.nan).cpu())
     return torch.cat(xs)
+
+# %% ../nbs/05_langevin.ipynb #ce5c0db6
+class ParzenEnergy(torch.nn.Module):
+    "−log p_σ of the Parzen density of `data` as an energy: its gradient is minus the exact score (the sampler's truth)."
+    def __init__(self, data: torch.Tensor, sigma: float):
+        super().__init__(); self.data, self.sigma = data, sigma
+    def forward(self, x): return -parzen_log_density(x, self.data, self.sigma, dtype=x.dtype)
+
+def distance_to_data(x: torch.Tensor, data: torch.Tensor, unit: float = 1.0, chunk: int = 1024) -> torch.Tensor:
+    "Each point's distance to its nearest data point, in units of `unit` (σ0√d: the radius of the σ0 shell)."
+    q, D = x.flatten(1).double(), data.flatten(1).double()
+    d2 = torch.cat([pairwise_sqdist(q[i:i + chunk], D).min(1).values for i in range(0, len(q), chunk)])
+    return d2.clamp_min(0).sqrt().float() / unit
+
+def chains_from_noise(energy, n: int, d: int, temperatures, step_size: float = 0.02, sigma0: float = 0.1,
+                      seed: int = 0) -> torch.Tensor:
+    "The paper's sampler on a vector energy: start from N(0, I), anneal through `temperatures`, take the jump."
+    g = torch.Generator().manual_seed(seed)
+    r = annealed_langevin(energy, torch.randn(n, d, generator=g), temperatures, step_size, generator=g,
+                          progress=False, fast=False)
+    return denoise(energy, r.samples, sigma0)
 
 # %% ../nbs/05_langevin.ipynb #75673668
 def mala_transition(U, x: torch.Tensor, step_size, generator=None, cache=None):
