@@ -367,6 +367,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'msdsm.train._lock_owner': ('train.html#_lock_owner', 'msdsm/train.py'),
                              'msdsm.train._lr_lambda': ('train.html#_lr_lambda', 'msdsm/train.py'),
                              'msdsm.train._model_index': ('train.html#_model_index', 'msdsm/train.py'),
+                             'msdsm.train._msdsm_grid': ('train.html#_msdsm_grid', 'msdsm/train.py'),
+                             'msdsm.train._msdsm_weights': ('train.html#_msdsm_weights', 'msdsm/train.py'),
                              'msdsm.train._not_ours': ('train.html#_not_ours', 'msdsm/train.py'),
                              'msdsm.train._our_log': ('train.html#_our_log', 'msdsm/train.py'),
                              'msdsm.train._ours': ('train.html#_ours', 'msdsm/train.py'),

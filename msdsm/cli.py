@@ -129,7 +129,7 @@ def _plot(a):
     from msdsm.io import refuse_overwrite
     from msdsm.train import plot_run, our_curves
     out = Path(a.out) if a.out else Path(a.run_dir) / 'curves.png'
-    refuse_overwrite(out, force=a.force or (not a.out and our_curves(out)), what='curves')   # its own it may replace
+    refuse_overwrite(out, force=a.force or our_curves(out), what='curves')   # curves it drew it may replace
     print(f"wrote {plot_run(a.run_dir, out)}")
 
 def _reproduce(a):

@@ -15,9 +15,9 @@ import torch.nn.functional as F
 from .core import repo_root
 
 # %% auto #0
-__all__ = ['DATASETS', 'DEBIAN_FMNIST', 'DataNotFoundError', 'DatasetInfo', 'data_roots', 'read_idx', 'safe_unpickle',
-           'celeba_crop', 'pad_to_32', 'load_images', 'data_fingerprint', 'to_float', 'BatchSource', 'image_grid',
-           'save_grid']
+__all__ = ['DATASETS', 'DEBIAN_FMNIST', 'GRID_SOFTWARE', 'DataNotFoundError', 'DatasetInfo', 'data_roots', 'read_idx',
+           'safe_unpickle', 'celeba_crop', 'pad_to_32', 'load_images', 'data_fingerprint', 'to_float', 'BatchSource',
+           'image_grid', 'save_grid']
 
 # %% ../nbs/01_data.ipynb #c0d69ca9
 class DataNotFoundError(FileNotFoundError):
@@ -390,6 +390,8 @@ def image_grid(x: torch.Tensor, nrow: int = 8, padding: int = 2, pad_value: floa
         g[:, top:top + h, left:left + w] = x[i]
     return g.permute(1, 2, 0).numpy()
 
+GRID_SOFTWARE = 'msdsm save_grid'
+
 def save_grid(x: torch.Tensor, path, nrow: int = 8, title: str | None = None, dpi: int = 150, replace: bool = True):
     "Save a sample grid as an image (PNG/PDF by suffix), atomically; creates the folder. `replace=False`: no clobber."
     import matplotlib; import matplotlib.pyplot as plt
@@ -400,6 +402,7 @@ def save_grid(x: torch.Tensor, path, nrow: int = 8, title: str | None = None, dp
     ax.axis('off')
     if title: ax.set_title(title, fontsize=8)
     from msdsm.io import atomic_savefig            # io builds on this module: imported when first needed
-    try: atomic_savefig(fig, path, replace=replace, bbox_inches='tight', dpi=dpi)
+    tag = {'metadata': {'Software': GRID_SOFTWARE}} if path.suffix.lower() == '.png' else {}   # msdsm's own, on sight
+    try: atomic_savefig(fig, path, replace=replace, bbox_inches='tight', dpi=dpi, **tag)
     finally: plt.close(fig)
     return path

@@ -264,7 +264,7 @@ def save_energy(model: EnergyNet, folder, meta: dict | None = None, dtype=None, 
     # every file goes to a temp name first: a full disk or a kill mid-export leaves the previous export as it was
     temps = {folder / n: _temp_name(folder / n) for n in names}
     try:
-        for (final, tmp), sh in zip(temps.items(), shards): save_file(sh, str(tmp))
+        for (final, tmp), sh in zip(temps.items(), shards): save_file(sh, str(tmp), metadata={'writer': 'msdsm'})
     except Exception as e:                  # safetensors reports a full disk as its own SafetensorError
         for tmp in temps.values(): tmp.unlink(missing_ok=True)
         raise write_failure(final, e, f"the previous export in {folder}, if any, is intact") from e

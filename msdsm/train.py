@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 import msdsm
 from .core import SignalOrder, read_yaml, resolve_device
-from .data import load_images, BatchSource, DATASETS, data_fingerprint, save_grid, to_float
+from .data import load_images, BatchSource, DATASETS, data_fingerprint, save_grid, to_float, GRID_SOFTWARE
 from .energy import build_energy, EnergyNet, ACTIVATIONS, _STAGES
 from .dsm import batch_sigmas, mdsm_loss, reference_units
 from .langevin import draw_samples, short_schedule
@@ -615,7 +615,7 @@ class StopSignals:
 
 # %% ../nbs/07_train.ipynb #486b903f
 _TMP = r'(\.msdsm-\d+\..+\.tmp)?'              # a killed writer's temp file (its pid and host) is ours too
-_RUN_FILES = dict(checkpoints=rf'\.?ckpt-\d+\.pt{_TMP}', samples=rf'\.?step-\d+\.(png|pdf|pt){_TMP}',
+_RUN_FILES = dict(checkpoints=rf'\.?ckpt-\d+\.pt{_TMP}', samples=rf'\.?step-\d+\.(png|pt){_TMP}',
                   energy=rf'\.?(energy\.json|energy(-\d{{5}}-of-\d{{5}})?\.safetensors){_TMP}')
 
 def _ours(p: Path, sub: str, shards=()) -> bool:
@@ -626,8 +626,25 @@ def _ours(p: Path, sub: str, shards=()) -> bool:
     if sub == 'checkpoints': return _load_or_none(p, lambda ck: ck.get('format') == CKPT_FORMAT)
     if p.suffix == '.pt': return _load_or_none(p, lambda s: {'samples_uint8', 'step'} <= set(s))
     if p.name == 'energy.json': return _model_index(p) is not None
-    if p.suffix == '.safetensors': return p.name in shards
-    return True
+    if p.suffix == '.safetensors': return p.name in shards or _msdsm_weights(p)   # named, or an export cut short
+    return _msdsm_grid(p)
+
+def _msdsm_weights(p: Path) -> bool:
+    "A safetensors file whose header says msdsm wrote it."
+    try:
+        with open(p, 'rb') as f: n = int.from_bytes(f.read(8), 'little'); head = json.loads(f.read(n)) if n < 2 ** 27 else {}
+        return head.get('__metadata__', {}).get('writer') == 'msdsm'
+    except (OSError, ValueError, AttributeError): return False
+
+def _msdsm_grid(p: Path) -> bool:
+    "A sample grid training drew: tagged by `save_grid`, or (older runs) beside msdsm's samples record of its step."
+    from PIL import Image
+    try:
+        with Image.open(p) as im:
+            if im.format == 'PNG' and im.text.get('Software') == GRID_SOFTWARE: return True
+    except Exception: return False
+    pt = p.with_suffix('.pt')
+    return pt.is_file() and _load_or_none(pt, lambda s: {'samples_uint8', 'step'} <= set(s))
 
 def _load_or_none(p: Path, test) -> bool:
     try: return bool(test(safe_load(p)))
@@ -647,11 +664,14 @@ def _our_log(p: Path) -> bool:
     try: lines = p.read_text().splitlines() if p.is_file() else None
     except (OSError, UnicodeDecodeError): return False
     if lines is None: return False
-    for line in lines:
-        try: r = json.loads(line)
+    for i, line in enumerate(lines):
+        line = line.rstrip('\x00')                   # a power loss can leave zeros after the last write
+        try: r = json.loads(line) if line else None
         except ValueError:
             if line.startswith(('{"step": ', '{"event": ')): continue
+            if i == len(lines) - 1 and ('{"step": '.startswith(line) or '{"event": '.startswith(line)): continue
             return False
+        if r is None: continue
         if not (isinstance(r, dict) and (_LOG_KEYS <= set(r) or (r.get('event') == 'resume' and 'step' in r))):
             return False
     return True

@@ -135,6 +135,9 @@ def _cases(tmp: Path, done: Path):
     (rnb / 'cifar10_table.ipynb').write_text(json.dumps(dict(cells=[], metadata=dict(papermill=dict(input_path='mine.ipynb', parameters={})))))
     pl = run_copy('pl'); (pl / 'curves.png').write_text('my own curves from tensorboard')
     refused = 'removes only what msdsm train wrote'
+    fpdf = run_copy('fpdf'); (fpdf / 'samples').mkdir(); (fpdf / 'samples' / 'step-1.pdf').write_bytes(b'%PDF-1.4 my thesis')
+    fpng = run_copy('fpng'); (fpng / 'samples').mkdir()
+    from PIL import Image; Image.new('L', (8, 8)).save(fpng / 'samples' / 'step-00000002.png')      # a photo, no record
     return [
         ('--overwrite of a torch checkpoint not in msdsm\'s format', ['train', *TINY, 'iterations=2', f'out_dir={fck}', '--overwrite'], refused, 2, [fck]),
         ('--overwrite of a log with a line of someone\'s', ['train', *TINY, 'iterations=2', f'out_dir={flog}', '--overwrite'], refused, 2, [flog]),
@@ -145,6 +148,8 @@ def _cases(tmp: Path, done: Path):
         ('reproduce over a results file it did not write', ['reproduce', '--profile', 'tiny', '--only', 'cifar10_table', '--out-dir', rmd], 'was not written by msdsm reproduce', 2, [rmd]),
         ('reproduce over a ledger it did not write', ['reproduce', '--profile', 'tiny', '--only', 'cifar10_table', '--out-dir', rled], "is not msdsm's ledger", 2, [rled]),
         ('reproduce over another papermill notebook', ['reproduce', '--profile', 'tiny', '--only', 'cifar10_table', '--out-dir', tmp / 'rnbo', '--runs-dir', rnb], 'not an executed copy', 2, [rnb]),
+        ('--overwrite of a PDF named like a sample grid', ['train', *TINY, 'iterations=2', f'out_dir={fpdf}', '--overwrite'], refused, 2, [fpdf]),
+        ('--overwrite of an image named like a sample grid', ['train', *TINY, 'iterations=2', f'out_dir={fpng}', '--overwrite'], refused, 2, [fpng]),
         ('plot over a curves.png msdsm did not draw', ['plot', pl], '--force', 2, [pl / 'curves.png']),
         ('export into a linked model folder'
 , ['train', '--resume', linked_energy, 'iterations=11'], 'link to a file or folder elsewhere', 2, [withmodel]),
@@ -324,11 +329,24 @@ def test_overwrite_and_plot_replace_msdsm_own_files(tmp_path, finished_run):
     run_dir = tmp_path / 'again'; shutil.copytree(finished_run, run_dir)
     with open(run_dir / 'log.jsonl', 'a') as f: f.write('{"step": 10, "lo')
     (run_dir / 'checkpoints' / f'.ckpt-00000011.pt.msdsm-{2 ** 22 + 1}.otherhost.tmp').write_bytes(b'half a write')
-    for argv in (['train', *TINY, 'iterations=2', f'out_dir={run_dir}', '--overwrite'], ['plot', run_dir], ['plot', run_dir]):
+    cut = tmp_path / 'cut'; shutil.copytree(finished_run, cut)              # an export cut short, a power loss
+    (cut / 'energy' / 'energy.json').unlink(); (cut / 'log.jsonl').open('ab').write(b'\n{"st' + bytes(50))
+    for argv in (['train', *TINY, 'iterations=2', f'out_dir={run_dir}', '--overwrite'], ['plot', run_dir], ['plot', run_dir],
+                 ['plot', run_dir, '--out', run_dir / 'curves.png'], ['train', *TINY, 'iterations=2', 'sample_every=2',
+                 f'out_dir={cut}', '--overwrite'], ['train', *TINY, 'iterations=2', f'out_dir={cut}', '--overwrite']):
         (rc, out, err), = run_forked([argv], tmp_path, {})
         assert rc == 0 and 'Traceback' not in err, (argv, err[-1500:])
     assert [p.name for p in (run_dir / 'checkpoints').iterdir()] == ['ckpt-00000002.pt']
-    assert (run_dir / 'curves.png').stat().st_size > 1000
+    assert (run_dir / 'curves.png').stat().st_size > 1000 and not (cut / 'samples').exists()
+    # an experiment stopped after its figure, before its results: its executed copy shows the figure is msdsm's
+    from msdsm.reproduce import _check_outputs
+    out, runs = tmp_path / 'rep', tmp_path / 'rep' / 'reports' / 'tiny'
+    (out / 'figures' / 'tiny').mkdir(parents=True); runs.mkdir(parents=True)
+    (out / 'figures' / 'tiny' / 'data_overview.png').write_bytes(b'a figure')
+    with pytest.raises(ValueError, match='was not written by msdsm reproduce'): _check_outputs(['data_overview'], 'tiny', out, runs, ROOT)
+    pm = dict(input_path=str(ROOT / 'nbs' / 'experiments' / 'data_overview.ipynb'), parameters=dict(profile='tiny'))
+    (runs / 'data_overview.ipynb').write_text(json.dumps(dict(cells=[], metadata=dict(papermill=pm))))
+    _check_outputs(['data_overview'], 'tiny', out, runs, ROOT)
 
 def test_cached_reference_features_follow_the_weights(tmp_path):
     "Other feature-extractor weights, other cached reference features (and the result names the weights)."
