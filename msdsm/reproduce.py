@@ -425,13 +425,17 @@ def _json_or_none(p: Path):
     try: return json.loads(p.read_text()) if p.is_file() else None
     except (ValueError, UnicodeDecodeError, OSError): return None
 
-def _executed_copy(nb: Path, name: str) -> bool:
-    "Did papermill execute this notebook from this experiment's source, with a profile? (msdsm reproduce's copies)"
+def _executed_copy(nb: Path, name: str, out: Path | None = None, profile: str | None = None) -> bool:
+    """Did papermill execute this notebook from this experiment's source, with a profile (with `out` and `profile`:
+    writing into that folder, with that profile)? An empty file — a write cut short — holds nothing to lose."""
+    if nb.is_file() and nb.stat().st_size == 0 and out is None: return True
     rec = _json_or_none(nb)
     meta = rec.get('metadata') if isinstance(rec, dict) else None
     pm = meta.get('papermill') if isinstance(meta, dict) else None
     return (isinstance(pm, dict) and str(pm.get('input_path', '')).replace('\\', '/').endswith(f'experiments/{name}.ipynb')
-            and isinstance(pm.get('parameters'), dict) and 'profile' in pm['parameters'])
+            and isinstance(pm.get('parameters'), dict) and 'profile' in pm['parameters']
+            and (out is None or (pm['parameters']['profile'] == profile and
+                                 Path(str(pm['parameters'].get('out_dir'))).resolve() == out.resolve())))
 
 def _results_record(p: Path) -> bool:
     "A results file an experiment notebook saved: a JSON object whose provenance names machine, torch and commit."
@@ -462,7 +466,7 @@ def _check_outputs(names, profile, out: Path, runs: Path, root: Path):
         stems = {n, *re.findall(r"out\.figure\(fig, \\?['\"]([\w-]+)", src)}
         made = [p for s in stems for p in (out / 'figures' / profile).glob(f'{s}*') if p.suffix in ('.png', '.pdf')]
         made += [p for f in re.findall(r"out\.results / \\?['\"]([\w.-]+)", src) if (p := out / 'results' / profile / f).exists()]
-        if not ours or (made and not res.exists() and not _executed_copy(nb, n)):   # stopped before its results
+        if not ours or (made and not res.exists() and not _executed_copy(nb, n, out, profile)):   # stopped before its results
             raise ValueError(f"{res if not ours else made[0]} exists and was not written by msdsm reproduce: move it, "
                              f"or choose another --out-dir")
     readme, ledger = out / 'reports' / 'README.md', out / 'reports' / 'ledger.json'

@@ -637,14 +637,16 @@ def _msdsm_weights(p: Path) -> bool:
     except (OSError, ValueError, AttributeError): return False
 
 def _msdsm_grid(p: Path) -> bool:
-    "A sample grid training drew: tagged by `save_grid`, or (older runs) beside msdsm's samples record of its step."
+    """A sample grid training drew: tagged by `save_grid`, or (older, untagged) a PNG matplotlib drew in a run whose
+    settings msdsm wrote."""
     from PIL import Image
     try:
         with Image.open(p) as im:
             if im.format == 'PNG' and im.text.get('Software') == GRID_SOFTWARE: return True
+            drawn = im.format == 'PNG' and im.text.get('Software', '').startswith('Matplotlib')
+        cfg = p.parent.parent / 'config.yaml'
+        return drawn and cfg.is_file() and cfg.read_bytes().startswith(CONFIG_HEADER)
     except Exception: return False
-    pt = p.with_suffix('.pt')
-    return pt.is_file() and _load_or_none(pt, lambda s: {'samples_uint8', 'step'} <= set(s))
 
 def _load_or_none(p: Path, test) -> bool:
     try: return bool(test(safe_load(p)))
@@ -668,8 +670,8 @@ def _our_log(p: Path) -> bool:
         line = line.rstrip('\x00')                   # a power loss can leave zeros after the last write
         try: r = json.loads(line) if line else None
         except ValueError:
-            if line.startswith(('{"step": ', '{"event": ')): continue
-            if i == len(lines) - 1 and ('{"step": '.startswith(line) or '{"event": '.startswith(line)): continue
+            if line.startswith(('{"step": ', '{"event": ')) or '{"step": '.startswith(line) or '{"event": '.startswith(line):
+                continue                              # a record a kill cut short (a resume writes on after it)
             return False
         if r is None: continue
         if not (isinstance(r, dict) and (_LOG_KEYS <= set(r) or (r.get('event') == 'resume' and 'step' in r))):
@@ -870,6 +872,7 @@ CURVES_TITLE = 'msdsm training curves'
 def our_curves(path) -> bool:
     "Is this image one `plot_run` drew (a PNG carrying its title)?"
     from PIL import Image
+    if not Path(path).is_file(): return False      # a FIFO would block the read
     try:
         with Image.open(path) as im: return im.format == 'PNG' and im.text.get('Title') == CURVES_TITLE
     except Exception: return False

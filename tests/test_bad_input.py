@@ -344,9 +344,27 @@ def test_overwrite_and_plot_replace_msdsm_own_files(tmp_path, finished_run):
     (out / 'figures' / 'tiny').mkdir(parents=True); runs.mkdir(parents=True)
     (out / 'figures' / 'tiny' / 'data_overview.png').write_bytes(b'a figure')
     with pytest.raises(ValueError, match='was not written by msdsm reproduce'): _check_outputs(['data_overview'], 'tiny', out, runs, ROOT)
-    pm = dict(input_path=str(ROOT / 'nbs' / 'experiments' / 'data_overview.ipynb'), parameters=dict(profile='tiny'))
-    (runs / 'data_overview.ipynb').write_text(json.dumps(dict(cells=[], metadata=dict(papermill=pm))))
-    _check_outputs(['data_overview'], 'tiny', out, runs, ROOT)
+    def copy_into(out_dir):              # an executed copy, as papermill records it
+        pm = dict(input_path=str(ROOT / 'nbs' / 'experiments' / 'data_overview.ipynb'),
+                  parameters=dict(profile='tiny', out_dir=str(out_dir), device='cpu'))
+        (runs / 'data_overview.ipynb').write_text(json.dumps(dict(cells=[], metadata=dict(papermill=pm))))
+    copy_into(tmp_path / 'elsewhere')    # a copy from a run into another folder proves nothing about this one
+    with pytest.raises(ValueError, match='was not written by msdsm reproduce'): _check_outputs(['data_overview'], 'tiny', out, runs, ROOT)
+    copy_into(out); _check_outputs(['data_overview'], 'tiny', out, runs, ROOT)
+    (runs / 'data_overview.ipynb').write_text('')             # a copy whose write was cut short: nothing to lose
+    (out / 'figures' / 'tiny' / 'data_overview.png').unlink(); _check_outputs(['data_overview'], 'tiny', out, runs, ROOT)
+    # a record cut short by a kill anywhere in the log (a resume writes on after it) is msdsm's; a line of someone's not
+    from msdsm.train import _our_log
+    rec = (finished_run / 'log.jsonl').read_text().splitlines()[0]
+    for lines, ours in (([rec, '{"st', rec], True), ([rec, '{"user": 1}', rec], False)):
+        (tmp_path / 'log.jsonl').write_text('\n'.join(lines) + '\n'); assert _our_log(tmp_path / 'log.jsonl') == ours
+    # a grid from before grids were tagged: a PNG matplotlib drew, in a run whose settings msdsm wrote
+    import matplotlib.pyplot as plt
+    from PIL import Image
+    from msdsm.train import _msdsm_grid
+    (run_dir / 'samples').mkdir(exist_ok=True); fig = plt.figure(); fig.savefig(run_dir / 'samples' / 'step-00000001.png'); plt.close(fig)
+    Image.new('L', (8, 8)).save(run_dir / 'samples' / 'step-00000002.png')
+    assert _msdsm_grid(run_dir / 'samples' / 'step-00000001.png') and not _msdsm_grid(run_dir / 'samples' / 'step-00000002.png')
 
 def test_cached_reference_features_follow_the_weights(tmp_path):
     "Other feature-extractor weights, other cached reference features (and the result names the weights)."
