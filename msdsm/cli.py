@@ -277,8 +277,9 @@ def _reported(e: BaseException):
 def _stopped(a, e):
     "A signal outside the training loop: one line saying what was (not) written, exit 128 + signum."
     name = signal.Signals(getattr(e, 'signum', signal.SIGINT)).name
-    what = ("; the experiment it was running is incomplete (its figures or executed notebook may be written, its results "
-            "are not): run it again" if a.cmd == 'reproduce' else "; nothing was written" if a.cmd != 'train' else
+    what = ("; the experiment it was running is incomplete (its figures or executed notebook may be written, its "
+            "results are not): run it again" if a.cmd == 'reproduce' else
+            "; nothing was written" if a.cmd != 'train' else
             " before the first step; no checkpoint was written" if not getattr(a, 'started', False) else "")
     print(f"msdsm {a.cmd}: stopped by {name}{what}", file=sys.stderr)
     raise SystemExit(getattr(e, 'exit_code', 130))

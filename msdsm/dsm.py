@@ -161,7 +161,8 @@ def train_vector_energy(data, sigma_min: float, sigma_max: float, sigma0: float 
         if held and ((i + 1) % eval_every == 0 or i + 1 == steps):
             x, noise, s = held
             hl = (mdsm_loss(m, x, s, sigma0, noise=noise).mean() * sigma0 ** 2).item()
-            hist['step'].append(i + 1); hist['train'].append(float(np.mean(acc)) / zero); hist['held_out'].append(hl / zero)
+            hist['step'].append(i + 1); hist['held_out'].append(hl / zero)
+            hist['train'].append(float(np.mean(acc)) / zero)
             acc = []
     m.history = hist if held else None
     return m.eval()

@@ -171,7 +171,7 @@ def draw_samples(energy, n: int, temperatures, shape=(1, 32, 32), batch_size: in
 
 # %% ../nbs/05_langevin.ipynb #ce5c0db6
 class ParzenEnergy(torch.nn.Module):
-    "−log p_σ of the Parzen density of `data` as an energy: its gradient is minus the exact score (the sampler's truth)."
+    "−log p_σ of the Parzen density of `data` as an energy: its gradient is minus the exact score (a perfect model)."
     def __init__(self, data: torch.Tensor, sigma: float):
         super().__init__(); self.data, self.sigma = data, sigma
     def forward(self, x): return -parzen_log_density(x, self.data, self.sigma, dtype=x.dtype)

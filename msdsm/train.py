@@ -632,7 +632,8 @@ def _ours(p: Path, sub: str, shards=()) -> bool:
 def _msdsm_weights(p: Path) -> bool:
     "A safetensors file whose header says msdsm wrote it."
     try:
-        with open(p, 'rb') as f: n = int.from_bytes(f.read(8), 'little'); head = json.loads(f.read(n)) if n < 2 ** 27 else {}
+        with open(p, 'rb') as f:
+            n = int.from_bytes(f.read(8), 'little'); head = json.loads(f.read(n)) if n < 2 ** 27 else {}
         return head.get('__metadata__', {}).get('writer') == 'msdsm'
     except (OSError, ValueError, AttributeError): return False
 
@@ -670,8 +671,8 @@ def _our_log(p: Path) -> bool:
         line = line.rstrip('\x00')                   # a power loss can leave zeros after the last write
         try: r = json.loads(line) if line else None
         except ValueError:
-            if line.startswith(('{"step": ', '{"event": ')) or '{"step": '.startswith(line) or '{"event": '.startswith(line):
-                continue                              # a record a kill cut short (a resume writes on after it)
+            starts = ('{"step": ', '{"event": ')           # a record a kill cut short (a resume writes on after it)
+            if line.startswith(starts) or any(s.startswith(line) for s in starts): continue
             return False
         if r is None: continue
         if not (isinstance(r, dict) and (_LOG_KEYS <= set(r) or (r.get('event') == 'resume' and 'step' in r))):
@@ -691,6 +692,7 @@ def _not_ours(run_dir: Path):
             if p.is_dir() or not _ours(p, sub, shards): return p
     return None
 
+# %% ../nbs/07_train.ipynb #88d38773
 @patch
 def _refuse_links(self: Trainer):
     "The log is appended in place and folders are written into: through a link that would change another copy."

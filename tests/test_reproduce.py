@@ -74,10 +74,14 @@ def test_outputs_linked_to_other_files_leave_those_files_alone(tmp_path):
     out = tmp_path / 'out'; (out / 'reports' / 'tiny').mkdir(parents=True); (out / 'results' / 'tiny').mkdir(parents=True)
     (out / 'reports' / 'tiny' / 'data_overview.ipynb').symlink_to(victim_nb)
     (out / 'results' / 'tiny' / 'cifar10_table.md').symlink_to(victim_md)
-    os.link(victim_nb, out / 'reports' / 'tiny' / 'cifar10_table.ipynb')
-    before = victim_nb.read_bytes()
+    victim_c, victim_json = tmp_path / 'committed_c.ipynb', tmp_path / 'committed.json'     # msdsm's, linked in
+    shutil.copy(ROOT / 'reports' / 'smoke' / 'cifar10_table.ipynb', victim_c)
+    shutil.copy(ROOT / 'results' / 'smoke' / 'cifar10_table.json', victim_json)
+    os.link(victim_c, out / 'reports' / 'tiny' / 'cifar10_table.ipynb')
+    (out / 'results' / 'tiny' / 'cifar10_table.json').symlink_to(victim_json)
+    before = [v.read_bytes() for v in (victim_nb, victim_c, victim_json)]
     reproduce('tiny', only=['data_overview', 'cifar10_table'], out_dir=out, verbose=False)
-    assert victim_nb.read_bytes() == before and victim_md.read_text() == 'precious\n'
+    assert [v.read_bytes() for v in (victim_nb, victim_c, victim_json)] == before and victim_md.read_text() == 'precious\n'
     assert not (out / 'reports' / 'tiny' / 'data_overview.ipynb').is_symlink()
     assert 'msdsm' in (out / 'results' / 'tiny' / 'cifar10_table.md').read_text()
 
@@ -92,7 +96,7 @@ def test_results_and_figures_msdsm_did_not_write_are_refused(tmp_path):
     (res / 'data_overview.json').write_text('{"mine": "hand-made numbers"}')
     with pytest.raises(ValueError, match='data_overview.json exists and was not written by msdsm'):
         _check_outputs(['data_overview'], 'tiny', tmp_path, tmp_path / 'reports' / 'tiny', ROOT)
-    (res / 'data_overview.json').write_text('{"provenance": {}}')              # msdsm's: its run may replace it
+    (res / 'data_overview.json').write_text('{"provenance": {"machine": "m", "torch": "t", "commit": "c"}}')   # msdsm's
     _check_outputs(['data_overview'], 'tiny', tmp_path, tmp_path / 'reports' / 'tiny', ROOT)
 
 def test_a_foreign_figure_under_any_stem_the_notebook_writes_is_refused(tmp_path):
