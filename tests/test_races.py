@@ -11,17 +11,21 @@ TINY = ['--recipe', 'fmnist-paper', 'width=8', 'batch_size=16', 'device=cpu', 'p
 TAKE_LOCK = textwrap.dedent("""
     import sys, time
     from msdsm.train import RunLock, RunFolderError
-    folders, go0 = sys.argv[1:-1], float(sys.argv[-1])
+    folders = sys.argv[1:]
+    print('ready', flush=True)
+    go0 = float(sys.stdin.readline())                 # sent once both interpreters have imported torch
     for k, d in enumerate(folders):                   # trial k starts at the same instant in both processes
         while time.time() < go0 + 0.45 * k: pass
         try:
-            with RunLock(d): print("held", flush=True); time.sleep(0.25)
-        except RunFolderError: print('refused', flush=True)
+            with RunLock(d):
+                t0 = time.time(); time.sleep(0.25); print(f"held {t0:.6f} {time.time():.6f}", flush=True)
+        except RunFolderError: print('refused - -', flush=True)
 """)
 
 @pytest.mark.parametrize('start', ['no lock file', 'empty lock file', 'stale lock of a dead pid'])
 def test_two_processes_never_both_hold_the_lock(tmp_path, start):
-    "15 trials of two processes taking one run folder's lock at the same instant: exactly one holds it each time."
+    """15 trials of two processes taking one run folder's lock at the same instant: the two never hold it at once
+    (their hold intervals never overlap), and the lock is really contended (most trials end one held, one refused)."""
     script = tmp_path / 'take.py'; script.write_text(TAKE_LOCK)
     folders = [tmp_path / f't{k}' for k in range(15)]
     for d in folders:
@@ -29,12 +33,18 @@ def test_two_processes_never_both_hold_the_lock(tmp_path, start):
         if start == 'empty lock file': (d / 'run.lock').write_text('')
         if start == 'stale lock of a dead pid':
             (d / 'run.lock').write_text(json.dumps(dict(pid=2 ** 22 + 9, host=os.uname().nodename)))
-    go = time.time() + 3                               # past both interpreters' start-up (torch import)
-    ps = [subprocess.Popen([sys.executable, '-W', 'ignore', script, *folders, str(go)], stdout=subprocess.PIPE,
-                           text=True) for _ in range(2)]
-    a, b = (p.communicate(timeout=120)[0].split() for p in ps)
+    ps = [subprocess.Popen([sys.executable, '-W', 'ignore', script, *folders], stdin=subprocess.PIPE,
+                           stdout=subprocess.PIPE, text=True) for _ in range(2)]
+    for p in ps: assert p.stdout.readline().strip() == 'ready'
+    go = f"{time.time() + 0.3}\n"
+    for p in ps: p.stdin.write(go); p.stdin.flush()
+    a, b = ([line.split() for line in p.communicate(timeout=120)[0].splitlines()] for p in ps)
     assert len(a) == len(b) == 15, (a, b)
-    assert all(sorted(pair) == ['held', 'refused'] for pair in zip(a, b)), list(zip(a, b))
+    for k, (x, y) in enumerate(zip(a, b)):
+        if x[0] == y[0] == 'held':                    # both held: only one after the other is allowed
+            (s1, e1), (s2, e2) = sorted([(float(x[1]), float(x[2])), (float(y[1]), float(y[2]))])
+            assert e1 <= s2, f"trial {k}: both held the lock at once ({x}, {y})"
+    assert sum(sorted([x[0], y[0]]) == ['held', 'refused'] for x, y in zip(a, b)) >= 8, list(zip(a, b))
     assert not any((d / 'run.lock').exists() for d in folders)
 
 
