@@ -18,8 +18,8 @@ from .energy import energy_and_grad
 # %% auto #0
 __all__ = ['SCHEDULES', 'langevin_update', 'langevin_step', 'paper_schedule', 'linear_schedule', 'short_schedule',
            'make_schedule', 'fast_energy_grad', 'energy_grad_fn', 'LangevinResult', 'initial_noise',
-           'annealed_langevin', 'denoise', 'draw_samples', 'ParzenEnergy', 'distance_to_data', 'chains_from_noise',
-           'mala_transition', 'mala_step', 'inpaint', 'split_rhat', 'effective_sample_size']
+           'annealed_langevin', 'denoise', 'draw_samples', 'ParzenEnergy', 'chains_from_noise', 'mala_transition',
+           'mala_step', 'inpaint', 'split_rhat', 'effective_sample_size']
 
 # %% ../nbs/05_langevin.ipynb #cefa3edc
 def _randn_like(x, generator=None):
@@ -175,12 +175,6 @@ class ParzenEnergy(torch.nn.Module):
     def __init__(self, data: torch.Tensor, sigma: float):
         super().__init__(); self.data, self.sigma = data, sigma
     def forward(self, x): return -parzen_log_density(x, self.data, self.sigma, dtype=x.dtype)
-
-def distance_to_data(x: torch.Tensor, data: torch.Tensor, unit: float = 1.0, chunk: int = 1024) -> torch.Tensor:
-    "Each point's distance to its nearest data point, in units of `unit` (σ0√d: the radius of the σ0 shell)."
-    q, D = x.flatten(1).double(), data.flatten(1).double()
-    d2 = torch.cat([pairwise_sqdist(q[i:i + chunk], D).min(1).values for i in range(0, len(q), chunk)])
-    return d2.clamp_min(0).sqrt().float() / unit
 
 def chains_from_noise(energy, n: int, d: int, temperatures, step_size: float = 0.02, sigma0: float = 0.1,
                       seed: int = 0) -> torch.Tensor:
