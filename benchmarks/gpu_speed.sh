@@ -10,7 +10,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu-out}; KIT=${KIT:-.gpu-kit}; PY=${PY:-python3}; DEVICE=${DEVICE:-cuda}
+VARIANTS=(default stem_unfold stem_pad8 stem_nchw stem_fp32 no_channels_last cudnn_benchmark)
 if [ -n "${TINY:-}" ]; then PROF=(--width 8 --batch 8 --steps 1); LEV=(--width 8 --batch 8 --repeat 1); BENCH=(--quick)
+  VARIANTS=(default stem_unfold)     # the rest: stem layers (tests/test_levers.py checks them in-process), CUDA settings
 else PROF=(--batch 128 256); LEV=(); BENCH=(); fi
 mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
 # msdsm needs fastcore and pyyaml beyond the machine's torch: gpu_python.sh installs them from the kit once
@@ -23,7 +25,7 @@ case "${1:-}" in
     part 200 profile "${RUN[@]}" benchmarks/profile_step.py --device "$DEVICE" "${PROF[@]}" --json "$OUT/profile.json" \
       --run-dir /tmp/msdsm-profile
     part 330 levers "${RUN[@]}" benchmarks/levers.py --device "$DEVICE" "${LEV[@]}" --json "$OUT/levers.json" \
-      --only default stem_unfold stem_pad8 stem_nchw stem_fp32 no_channels_last cudnn_benchmark ;;
+      --only "${VARIANTS[@]}" ;;
   autotune)
     part 330 levers-autotune "${RUN[@]}" benchmarks/levers.py --device "$DEVICE" "${LEV[@]}" \
       --json "$OUT/levers-autotune.json" --only default max_autotune --budget 300

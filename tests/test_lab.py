@@ -9,7 +9,7 @@ from conftest import ROOT, needs_fmnist
 CHROMIUM = shutil.which('chromium') or shutil.which('chromium-browser')
 SHOTS = ROOT / 'runs' / 'lab'
 VENV_PYTHON = Path(sys.executable)
-CONCEPT = 'nbs/04_dsm.ipynb'
+CONCEPT = 'nbs/03_shell.ipynb'                # a short one: the UI, not the compute, is under test
 REPORT = 'reports/smoke/samples.ipynb'
 PANEL = '.jp-NotebookPanel:not(.lm-mod-hidden)'       # the notebook on screen (another may be open behind it)
 

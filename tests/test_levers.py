@@ -39,7 +39,7 @@ def test_gpu_speed_script_tiny(tmp_path):
     assert '== profile exit 0' in p.stdout and '== levers exit 0' in p.stdout, p.stdout[-2000:]
     assert {'profile.json', 'levers.json', 'profile.log', 'levers.log'} <= {f.name for f in out.iterdir()}
     r = json.loads((out / 'levers.json').read_text())
-    assert len(r['variants']) == 7
+    assert [v['variant'] for v in r['variants']] == ['default', 'stem_unfold'], r['variants']   # TINY's two
     for v in r['variants']:      # every variant computes fp32 eager's loss and gradients, and is timed
         assert v['status'] == 'ok' and v['check']['passed'] and v['check']['params_without_grad'] == 0, v
         assert v['step']['median_ms'] > 0

@@ -76,7 +76,7 @@ def test_a_signal_as_the_run_ends_is_reported(tmp_path):
     "SIGINT after the last step (during the final preview): the run completes its export, says so, exits 130."
     out = tmp_path / 'end'
     p = subprocess.Popen([*MSDSM, 'train', *TINY, 'iterations=10', 'log_every=10', 'sample_every=1000',
-                          'sample_steps=600', f'out_dir={out}'], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          'sample_steps=200', 'sample_n=4', f'out_dir={out}'], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                          text=True, env={**os.environ, 'MSDSM_OFFLINE': '1'})
     t0 = time.time()
     while '"step": 10' not in ((out / 'log.jsonl').read_text() if (out / 'log.jsonl').exists() else '') \
