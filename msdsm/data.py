@@ -317,8 +317,9 @@ def load_images(name: str, split: str = 'train', root=None, download: bool | Non
             f"or pass root=/path (command line: --data-dir /path) "
             f"or set MSDSM_DATA=/path.")
     x, y = res
-    if x.dtype != torch.uint8 or x.ndim != 4 or x.shape[1] != info.channels:
-        raise ValueError(f"{folder}: expected uint8 N×{info.channels}×H×W images, got {x.dtype} {tuple(x.shape)}")
+    if x.dtype != torch.uint8 or x.ndim != 4 or x.shape[1] != info.channels or not len(x):
+        raise ValueError(f"{folder}: expected uint8 N×{info.channels}×H×W images with N ≥ 1, got {x.dtype} "
+                         f"{tuple(x.shape)}")
     return pad_to_32(x).contiguous(), y
 
 def data_fingerprint(images: torch.Tensor) -> str:
@@ -371,8 +372,15 @@ class BatchSource:
                 'pos': self.pos, 'epoch': self.epoch}
 
     def load_state_dict(self, sd):
+        "Restore the stream; a state that cannot be this data set's (edited, damaged) is refused, not half-used."
+        n, perm, whole = len(self.images), sd.get('perm'), lambda v: type(v) is int and v >= 0
+        ok = (torch.is_tensor(sd.get('gen')) and whole(sd.get('pos')) and whole(sd.get('epoch')) and
+              (perm is None or (torch.is_tensor(perm) and perm.dtype == torch.int64 and perm.shape == (n,)
+                                and sd['pos'] <= n and torch.equal(perm.sort().values, torch.arange(n)))))
+        if not ok: raise ValueError(f"the data stream's state ({', '.join(map(str, sd))}) is not one of a data set "
+                                    f"of {n} images: damaged or edited")
         self.gen.set_state(sd['gen'])
-        self.perm = None if sd['perm'] is None else sd['perm'].to(self.device)
+        self.perm = None if perm is None else perm.to(self.device)
         self.pos, self.epoch = sd['pos'], sd['epoch']
 
 # %% ../nbs/01_data.ipynb #93b59bd6

@@ -68,6 +68,9 @@ class EnergyNet(nn.Module):
                  act: str = 'elu', norm: bool = False):
         super().__init__()
         if arch not in _STAGES: raise ValueError(f"Unknown architecture {arch!r}; choose from {sorted(_STAGES)}")
+        for k, v in dict(in_channels=in_channels, width=width, resolution=resolution).items():
+            if not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= 2 ** 14:
+                raise ValueError(f"{k} must be a whole number in [1, 16384], got {v!r}")
         n_down = sum(r == 'down' for _, r in _STAGES[arch])
         if resolution % (2 ** n_down):
             raise ValueError(f"{arch} needs a resolution divisible by {2 ** n_down}, got {resolution}")

@@ -12,8 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 # %% auto #0
-__all__ = ['MIN_FONT_PT', 'STYLE', 'MDSM_COLOR', 'DATA_COLOR', 'use_style', 'sigma_color', 'method_color', 'preview_note',
-           'stamp', 'min_font_size', 'check_figure', 'save_figure', 'show_images']
+__all__ = ['MIN_FONT_PT', 'STYLE', 'MDSM_COLOR', 'DATA_COLOR', 'FIGURE_MAKER', 'use_style', 'sigma_color', 'method_color',
+           'preview_note', 'stamp', 'min_font_size', 'check_figure', 'save_figure', 'figure_maker', 'show_images']
 
 # %% ../nbs/11_figures.ipynb #d10224ec
 MIN_FONT_PT = 8
@@ -70,14 +70,34 @@ def check_figure(fig, name: str = 'figure'):
     if s < MIN_FONT_PT:
         raise ValueError(f"{name}: text at {s:g} pt; the project's figures use at least {MIN_FONT_PT} pt")
 
+# the mark that lets a rerun replace a figure msdsm drew (no brackets: a PDF string would escape them)
+FIGURE_MAKER = 'msdsm figure, drawn with matplotlib'
+
 def save_figure(fig, stem, dpi: int = 150) -> list:
-    "Check `fig`, then save it as `stem`.png and `stem`.pdf (folders created); returns the paths."
+    "Check `fig`, then save it as `stem`.png and `stem`.pdf (folders created), marked as msdsm's; returns the paths."
     stem = Path(stem); stem.parent.mkdir(parents=True, exist_ok=True)
     check_figure(fig, stem.name)
     paths = [stem.with_suffix('.png'), stem.with_suffix('.pdf')]
     from msdsm.io import atomic_savefig
-    for p in paths: atomic_savefig(fig, p, dpi=dpi)
+    for p in paths:
+        mark = {'Software' if p.suffix == '.png' else 'Creator': FIGURE_MAKER}
+        atomic_savefig(fig, p, dpi=dpi, metadata=mark)
     return paths
+
+def figure_maker(p) -> str | None:
+    "'msdsm' for a figure `save_figure` wrote, 'matplotlib' for another matplotlib PNG or PDF, else None."
+    p = Path(p)
+    try:
+        if p.is_symlink() or not p.is_file() or p.stat().st_size > 2 ** 26: return None
+        data = p.read_bytes()
+    except OSError: return None
+    if p.suffix == '.pdf' and data.startswith(b'%PDF'):
+        if b'/Creator (' + FIGURE_MAKER.encode() in data: return 'msdsm'
+        return 'matplotlib' if b'/Producer (Matplotlib' in data else None
+    if p.suffix == '.png' and data.startswith(b'\x89PNG'):
+        if b'Software\x00' + FIGURE_MAKER.encode() in data: return 'msdsm'
+        return 'matplotlib' if b'Software\x00Matplotlib' in data else None
+    return None
 
 # %% ../nbs/11_figures.ipynb #0cc4313a
 def show_images(ax, x, nrow: int = 8, title: str | None = None):

@@ -282,11 +282,12 @@ def _arch_keys(family: str) -> set:
 def _read_model_json(f: Path) -> dict:
     "`energy.json`, checked: a dict whose `model` holds architecture arguments only, whose `files` lie in its folder."
     try: meta = json.loads(f.read_text())
-    except (ValueError, UnicodeDecodeError) as e: raise CheckpointError(f"{f} is not valid JSON ({e})") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
+        raise CheckpointError(f"{f} is not valid JSON ({type(e).__name__}: {str(e)[:120]})") from None
     if not isinstance(meta, dict): raise CheckpointError(f"{f} must hold a JSON object, not a {type(meta).__name__}")
     m = meta.get('model')
     fam = m.get('family', 'resnet') if isinstance(m, dict) else 'resnet'
-    if fam not in ENERGY_FAMILIES:
+    if not isinstance(fam, str) or fam not in ENERGY_FAMILIES:
         raise CheckpointError(f"{f}: energy family {fam!r} is not registered here ({', '.join(ENERGY_FAMILIES)}); "
                               f"import the code that registers it (msdsm.energy.register_energy) first")
     if m is not None and (not isinstance(m, dict) or set(m) - _arch_keys(fam)):
@@ -303,10 +304,16 @@ def _read_model_json(f: Path) -> dict:
                                   f"(no folders, no '..'); found {files!r:.120}")
     return meta
 
+_WEIGHT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.int64, torch.int32, torch.bool)
+
 def _check_weights(model, sd: dict, path):
     "Refuse weights whose dtype does not fit the network (integers where it has floats) or that are not finite."
     want = model.state_dict()
     for k, v in sd.items():
+        if not isinstance(v, torch.Tensor) or v.layout != torch.strided or v.is_meta or v.dtype not in _WEIGHT_DTYPES:
+            what = f"a {v.dtype} {v.layout} tensor on {v.device}" if isinstance(v, torch.Tensor) else type(v).__name__
+            raise CheckpointError(f"{path}: weight {k} is {what}; a model's weights are dense tensors of "
+                                  f"{', '.join(str(d)[6:] for d in _WEIGHT_DTYPES)}: the file is damaged, or no model")
         if k in want and want[k].is_floating_point() and not v.is_floating_point():
             raise CheckpointError(f"{path}: weight {k} is stored as {v.dtype}, but the network needs floating point: "
                                   f"the file is damaged or not this model's")
@@ -378,6 +385,7 @@ def read_image(f) -> 'np.ndarray':
     "One PNG/JPEG as uint8 H×W (gray) or H×W×3 (colour), converted explicitly; unreadable or oversized files refused."
     import numpy as np
     from PIL import Image, UnidentifiedImageError
+    if not Path(f).is_file(): raise ValueError(f"{f} is not a regular file (a FIFO or a device would block the read)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter('error', Image.DecompressionBombWarning)
@@ -399,7 +407,7 @@ def read_image(f) -> 'np.ndarray':
 
 def _read_images(folder: Path) -> torch.Tensor:
     import numpy as np
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in ('.png', '.jpg', '.jpeg'))
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in ('.png', '.jpg', '.jpeg') and p.is_file())
     if not files: raise FileNotFoundError(f"No .png/.jpg images in {folder}")
     ims = [read_image(f) for f in files]
     if len({a.shape for a in ims}) > 1: raise ValueError(f"images in {folder} differ in size or channels")
@@ -422,6 +430,8 @@ def load_samples(path) -> torch.Tensor:
     "Samples from a .pt file (a tensor, or a dict with 'samples' or 'samples_uint8') or a folder of PNG/JPEG images."
     path = Path(path)
     if path.is_dir(): return _read_images(path)
+    if path.exists() and not path.is_file():            # a FIFO or a device would block the read, or never end
+        raise ValueError(f"{path} is not a regular file or a folder of images")
     obj = safe_load(path)
     if isinstance(obj, dict):
         k = next((k for k in ('samples_uint8', 'samples') if k in obj), None)

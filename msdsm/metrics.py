@@ -69,8 +69,13 @@ def classifier_path(path=None) -> Path:
     return p
 
 def load_classifier(path=None, device='cpu') -> FMNISTClassifier:
+    "The feature classifier from its safetensors weights; any other file is refused with what it is not."
     from safetensors.torch import load_file
-    m = FMNISTClassifier(); m.load_state_dict(load_file(str(classifier_path(path))))
+    p, m = classifier_path(path), FMNISTClassifier()
+    try: m.load_state_dict(load_file(str(p)))
+    except Exception as e:                     # not safetensors, or another network's weights (an energy model?)
+        raise ValueError(f"{p} is not the Fashion-MNIST feature classifier's weights (a .safetensors file of "
+                         f"msdsm.metrics.FMNISTClassifier): {type(e).__name__}: {str(e).splitlines()[0][:150]}") from e
     return m.to(device).eval().requires_grad_(False)
 
 @torch.no_grad()

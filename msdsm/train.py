@@ -200,7 +200,7 @@ def make_config(recipe: str | None = None, yaml_file=None, overrides=None, base:
         d.update(RECIPES[recipe])
     if yaml_file is not None:
         try: y = read_yaml(Path(yaml_file).read_text()) or {}
-        except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+        except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as e:
             raise ValueError(f"could not read config file {yaml_file}: {str(e).splitlines()[0]}") from None
         if not isinstance(y, dict):
             raise ValueError(f"config file {yaml_file} must hold a mapping of Config keys (key: value lines), "
@@ -459,6 +459,7 @@ def resume(cls: Trainer, run_dir, overrides=None, images=None):
     "A Trainer restored from the newest readable checkpoint of `run_dir`; `overrides` may extend or re-schedule it."
     seen = _checkpoint_listing(run_dir)          # before reading: `fit` checks, under the lock, that nothing moved
     path, ck = latest_checkpoint(run_dir)
+    _check_fields(ck, path)
     cfg = make_config(base=ck['config'], overrides=overrides)
     if cfg.iterations < ck['step']:
         raise ValueError(f"iterations={cfg.iterations} is below the step this run has reached ({ck['step']}): a run "
@@ -473,8 +474,25 @@ def resume(cls: Trainer, run_dir, overrides=None, images=None):
                          f"run. Start a new run instead (these can change on resume: {', '.join(RESUME_OVERRIDES)})")
     cfg.out_dir = str(run_dir)
     t = cls(cfg, images=images)
-    t.load_state_dict(ck); t.last_ckpt, t.resume_overrides, t.resumed_from = path, changed, seen
+    try: t.load_state_dict(ck)
+    except CheckpointError: raise
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as e:
+        raise CheckpointError(f"{path}: its training state cannot be restored ({type(e).__name__}: "
+                              f"{str(e).splitlines()[0][:150] if str(e) else ''}): the file was damaged or edited. "
+                              f"Move it aside to resume from the checkpoint before it") from None
+    t.last_ckpt, t.resume_overrides, t.resumed_from = path, changed, seen
     return t
+
+_CKPT_FIELDS = dict(step=int, config=dict, model=dict, opt=dict, sched=dict, data=dict, noise_gen=torch.Tensor,
+                    torch_rng=torch.Tensor)          # what a resume restores, by type
+
+def _check_fields(ck: dict, path):
+    "A checkpoint in msdsm's format holds every field a resume restores, with its type, and a step ≥ 0."
+    bad = [k for k, t in _CKPT_FIELDS.items() if not isinstance(ck.get(k), t) or type(ck.get(k)) is bool]
+    if not bad and ck['step'] < 0: bad = ['step']
+    if bad:
+        raise CheckpointError(f"{path} lacks or has damaged fields ({', '.join(bad)}): it was edited or written by "
+                              f"something else. Move it aside to resume from the checkpoint before it")
 
 def _checkpoint_listing(run_dir) -> list:
     "Which checkpoints a run folder holds, each by name, inode, size and time: any write or removal changes it."
@@ -543,7 +561,7 @@ def _lock_owner(path: Path, wait: float = 1.0) -> dict:
     t0 = time.monotonic()
     while True:
         try: owner = json.loads(path.read_text())
-        except (OSError, ValueError): owner = {}
+        except (OSError, ValueError, RecursionError): owner = {}
         if owner or time.monotonic() - t0 > wait: return owner if isinstance(owner, dict) else {}
         time.sleep(0.02)
 
@@ -623,11 +641,21 @@ def _ours(p: Path, sub: str, shards=()) -> bool:
     format, a samples record, the model index, a weights file that index names; images by name)"""
     if not re.fullmatch(_RUN_FILES[sub], p.name) or not p.is_file(): return False
     if p.name.endswith('.tmp'): return True
-    if sub == 'checkpoints': return _load_or_none(p, lambda ck: ck.get('format') == CKPT_FORMAT)
+    if sub == 'checkpoints': return _our_checkpoint(p)
     if p.suffix == '.pt': return _load_or_none(p, lambda s: {'samples_uint8', 'step'} <= set(s))
     if p.name == 'energy.json': return _model_index(p) is not None
     if p.suffix == '.safetensors': return p.name in shards or _msdsm_weights(p)   # named, or an export cut short
     return _msdsm_grid(p)
+
+def _our_checkpoint(p: Path) -> bool:
+    "A checkpoint in msdsm's format, or one a copy or disk error cut short (torch's zip header; a resume skips it)."
+    try: return safe_load(p).get('format') == CKPT_FORMAT
+    except CheckpointError as e:
+        if 'is not a readable torch file' not in str(e): return False       # refused or not torch's: someone else's
+        try:
+            with open(p, 'rb') as f: return f.read(4) == b'PK\x03\x04'
+        except OSError: return False
+    except Exception: return False
 
 def _msdsm_weights(p: Path) -> bool:
     "A safetensors file whose header says msdsm wrote it."
@@ -635,7 +663,7 @@ def _msdsm_weights(p: Path) -> bool:
         with open(p, 'rb') as f:
             n = int.from_bytes(f.read(8), 'little'); head = json.loads(f.read(n)) if n < 2 ** 27 else {}
         return head.get('__metadata__', {}).get('writer') == 'msdsm'
-    except (OSError, ValueError, AttributeError): return False
+    except (OSError, ValueError, AttributeError, RecursionError): return False
 
 def _msdsm_grid(p: Path) -> bool:
     """A sample grid training drew: tagged by `save_grid`, or (older, untagged) a PNG matplotlib drew in a run whose
@@ -656,7 +684,7 @@ def _load_or_none(p: Path, test) -> bool:
 def _model_index(p: Path):
     "The weights files msdsm's `energy.json` names (None if the file is not msdsm's model index)."
     try: meta = json.loads(p.read_text())
-    except (ValueError, UnicodeDecodeError, OSError): return None
+    except (ValueError, UnicodeDecodeError, OSError, RecursionError): return None
     ok = isinstance(meta, dict) and {'model', 'files', 'msdsm_version'} <= set(meta) and isinstance(meta['files'], list)
     return [f for f in meta['files'] if isinstance(f, str)] if ok else None
 
@@ -670,7 +698,7 @@ def _our_log(p: Path) -> bool:
     for i, line in enumerate(lines):
         line = line.rstrip('\x00')                   # a power loss can leave zeros after the last write
         try: r = json.loads(line) if line else None
-        except ValueError:
+        except (ValueError, RecursionError):
             starts = ('{"step": ', '{"event": ')           # a record a kill cut short (a resume writes on after it)
             if line.startswith(starts) or any(s.startswith(line) for s in starts): continue
             return False
@@ -716,12 +744,14 @@ def _claim_folder(self: Trainer, overwrite: bool):
         raise RunFolderError(f"{self.run_dir}'s checkpoints changed while this run was loading (another process "
                              f"trained or replaced it meanwhile): nothing written; resume again to continue from "
                              f"the newest checkpoint")
-    cfg_file = self.run_dir / 'config.yaml'       # checked before anything is removed; --overwrite does not skip it
-    if not self.resumed and cfg_file.exists() and not (cfg_file.is_file() and
-                                                       cfg_file.read_bytes().startswith(CONFIG_HEADER)):
+    cfg_file = self.run_dir / 'config.yaml'   # checked before anything is removed or replaced, on resume too
+    if cfg_file.exists() and not (cfg_file.is_file() and cfg_file.read_bytes().startswith(CONFIG_HEADER)):
         raise RunFolderError(f"{cfg_file} exists and was not written by msdsm train (a run writes its resolved "
                              f"settings there): choose another out_dir, or move the file; nothing removed")
     old = [self.run_dir / n for n in ('log.jsonl', 'checkpoints', 'energy', 'samples') if (self.run_dir / n).exists()]
+    if self.resumed and (foreign := _not_ours(self.run_dir)):    # a resume prunes, replaces and re-exports
+        raise RunFolderError(f"resuming writes over and prunes only what msdsm train wrote in {self.run_dir}, and "
+                             f"{foreign} is not that: move it out of the run folder, then resume; nothing written")
     if old and not self.resumed:
         if not overwrite:
             raise RunFolderError(f"{self.run_dir} already holds another run ({', '.join(p.name for p in old)}). "
@@ -841,15 +871,16 @@ def read_log(run_dir) -> list:
     for i, l in enumerate(f.read_text().splitlines()):
         if not l.strip(): continue
         try: recs.append(json.loads(l))
-        except json.JSONDecodeError: warnings.warn(f"{f}, line {i + 1}: skipping a truncated record ({l[:60]!r})")
-    return [r for r in recs if 'step' in r and 'loss' in r]
+        except (ValueError, RecursionError):
+            warnings.warn(f"{f}, line {i + 1}: skipping a truncated record ({l[:60]!r})")
+    return [r for r in recs if isinstance(r, dict) and 'step' in r and 'loss' in r]
 
 def plot_run(run_dir, out=None, title=None):
     "Loss and energy curves of a run in the project's figure style; saved to `out` (default RUN_DIR/curves.png)."
     import matplotlib.pyplot as plt
     from msdsm.figures import STYLE, check_figure
-    log = [r for r in read_log(run_dir) if all(isinstance(r.get(k), (int, float)) for k in ('step', 'loss', 'e_data',
-                                                                                             'e_noise'))]
+    number = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and not abs(v) > 1e300   # NaN passes
+    log = [r for r in read_log(run_dir) if all(number(r.get(k)) for k in ('step', 'loss', 'e_data', 'e_noise'))]
     if not log: raise ValueError(f"{Path(run_dir) / 'log.jsonl'} has no training records yet")
     if not any(math.isfinite(r['loss']) for r in log):
         raise ValueError(f"{Path(run_dir) / 'log.jsonl'}: no finite loss in {len(log)} records (the run diverged)")

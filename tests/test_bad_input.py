@@ -85,6 +85,7 @@ def _cases(tmp: Path, done: Path):
     (i32 / 'energy.json').write_text(json.dumps(dict(model=net.config, files=['energy.safetensors'])))
     # configs and sample files of the wrong shape
     (tmp / 'list.yaml').write_text('- lr: 1\n'); (tmp / 'scalar.yaml').write_text('42\n')
+    (tmp / 'deep.yaml').write_text('[' * 10 ** 5)
     (tmp / 'numdir.yaml').write_text(f'out_dir: 1.50\n')
     photos = tmp / 'photos'; (photos / 'samples').mkdir(parents=True); (photos / 'samples' / 'IMG_0001.jpg').write_bytes(b'photo')
     (photos / 'log.jsonl').write_text('{"step": 1}\n')                       # looks like a run, holds a photo
@@ -132,6 +133,16 @@ def _cases(tmp: Path, done: Path):
     rmd = tmp / 'rmd'; (rmd / 'results' / 'tiny').mkdir(parents=True); (rmd / 'results' / 'tiny' / 'cifar10_table.md').write_text('my table')
     rled = tmp / 'rled'; (rled / 'reports').mkdir(parents=True); (rled / 'reports' / 'ledger.json').write_text('{"budget": {"2024": 1200}}')
     rnb = tmp / 'rnb'; rnb.mkdir()
+    rshard = run_copy('rshard'); (rshard / 'energy' / 'energy-00001-of-00002.safetensors').write_bytes(os.urandom(100))
+    rcfg = run_copy('rcfg'); (rcfg / 'config.yaml').write_text('# my project settings\ndb: prod\n')
+    rled2 = tmp / 'rled2'; (rled2 / 'reports').mkdir(parents=True)
+    (rled2 / 'reports' / 'ledger.json').write_text('{"tiny": {"cifar10_table": {"status": "ok"}}}')     # no seconds
+    rfig = tmp / 'rfig'; (rfig / 'results' / 'tiny').mkdir(parents=True); (rfig / 'figures' / 'tiny').mkdir(parents=True)
+    (rfig / 'results' / 'tiny' / 'cifar10_table.json').write_text('{"provenance": {"machine": "m", "torch": "t", "commit": "c"}}')
+    (rfig / 'figures' / 'tiny' / 'cifar10_table.png').write_bytes(b'my own figure')
+    rother = tmp / 'rother'; rother.mkdir()            # the executed copy of a run into another output folder
+    pm = dict(input_path=str(ROOT / 'nbs' / 'experiments' / 'cifar10_table.ipynb'), parameters=dict(profile='tiny', out_dir=str(tmp / 'elsewhere')))
+    (rother / 'cifar10_table.ipynb').write_text(json.dumps(dict(cells=[], metadata=dict(papermill=pm))))
     (rnb / 'cifar10_table.ipynb').write_text(json.dumps(dict(cells=[], metadata=dict(papermill=dict(input_path='mine.ipynb', parameters={})))))
     pl = run_copy('pl'); (pl / 'curves.png').write_text('my own curves from tensorboard')
     refused = 'removes only what msdsm train wrote'
@@ -147,6 +158,11 @@ def _cases(tmp: Path, done: Path):
         ('--overwrite of a config.yaml msdsm did not write', ['train', *TINY, 'iterations=2', f'out_dir={fcfg}', '--overwrite'], 'was not written by msdsm train', 2, [fcfg]),
         ('reproduce over a results file it did not write', ['reproduce', '--profile', 'tiny', '--only', 'cifar10_table', '--out-dir', rmd], 'was not written by msdsm reproduce', 2, [rmd]),
         ('reproduce over a ledger it did not write', ['reproduce', '--profile', 'tiny', '--only', 'cifar10_table', '--out-dir', rled], "is not msdsm's ledger", 2, [rled]),
+        ('resume beside a weights file the index does not name', ['train', '--resume', rshard, 'iterations=11'], 'is not that', 2, [rshard]),
+        ('resume beside a config.yaml msdsm did not write', ['train', '--resume', rcfg, 'iterations=11'], 'was not written by msdsm train', 2, [rcfg]),
+        ('reproduce over a ledger row without its fields', ['reproduce', '--profile', 'tiny', '--only', 'cifar10_table', '--out-dir', rled2], "is not msdsm's ledger", 2, [rled2]),
+        ('reproduce over a figure it did not draw', ['reproduce', '--profile', 'tiny', '--only', 'cifar10_table', '--out-dir', rfig], 'cifar10_table.png exists and was not written', 2, [rfig]),
+        ('reproduce over the record of a run elsewhere', ['reproduce', '--profile', 'tiny', '--only', 'cifar10_table', '--out-dir', tmp / 'rotho', '--runs-dir', rother], 'into another --out-dir', 2, [rother]),
         ('reproduce over another papermill notebook', ['reproduce', '--profile', 'tiny', '--only', 'cifar10_table', '--out-dir', tmp / 'rnbo', '--runs-dir', rnb], 'not an executed copy', 2, [rnb]),
         ('--overwrite of a PDF named like a sample grid', ['train', *TINY, 'iterations=2', f'out_dir={fpdf}', '--overwrite'], refused, 2, [fpdf]),
         ('--overwrite of an image named like a sample grid', ['train', *TINY, 'iterations=2', f'out_dir={fpng}', '--overwrite'], refused, 2, [fpng]),
@@ -160,6 +176,9 @@ def _cases(tmp: Path, done: Path):
         ('reproduce over a README it did not write', ['reproduce', '--profile', 'tiny', '--only', 'data_overview', '--out-dir', rep], 'was not written by msdsm reproduce', 2, [rep]),
         ('reproduce over a notebook it did not write', ['reproduce', '--profile', 'tiny', '--only', 'data_overview', '--out-dir', tmp / 'rep3', '--runs-dir', rep / 'mine'], 'not an executed copy', 2, [rep]),
         ('reproduce --only with no names', ['reproduce', '--only'], 'names no experiment', 2, []),
+        ('evaluate --weights at an energy model', ['evaluate', tmp / 'pm1.pt', '--rescale', 'signed', '--metrics', 'isc', '--weights', MODEL / 'energy-00001-of-00002.safetensors'], "is not the Fashion-MNIST feature classifier's weights", 2, []),
+        ('evaluate --weights at a text file', ['evaluate', tmp / 'pm1.pt', '--rescale', 'signed', '--metrics', 'isc', '--weights', MODEL / 'MODEL_CARD.md'], "is not the Fashion-MNIST feature classifier's weights", 2, []),
+        ('reproduce on a device torch does not know', ['reproduce', '--profile', 'tiny', '--only', 'data_overview', '--out-dir', tmp / 'rdev', '--device', 'nonsense'], 'is not a torch device', 2, [tmp / 'rdev']),
         ('samples over a bare state dict', ['sample', MODEL, '--n', '1', '--out', tmp / 'c' / 'weights.png', '--force'], 'is a training checkpoint or model', 2, [tmp / 'c']),
         ('grid over a checkpoint named .png', ['sample', MODEL, '--n', '1', '--out', tmp / 'c' / 'backup.png', '--force'], 'is a training checkpoint or model', 2, [tmp / 'c']),
         ('features built from torch.hub code', ['evaluate', tmp / 'pm1.pt', '--rescale', 'signed', '--metrics', 'isc', '--features', 'dinov2-vit-s-14'], 'which msdsm does not run', 2, []),
@@ -201,6 +220,7 @@ def _cases(tmp: Path, done: Path):
         ('sigma_min above sigma_max', ['train', *TINY, 'sigma_min=5', f'out_dir={tmp}/l2'], 'must not exceed sigma_max', 2, []),
         ('config YAML is a list', ['train', '--config', tmp / 'list.yaml'], 'must hold a mapping', 2, []),
         ('config YAML is a scalar', ['train', '--config', tmp / 'scalar.yaml'], 'must hold a mapping', 2, []),
+        ('config YAML nested past the parser', ['train', '--config', tmp / 'deep.yaml'], 'could not read config file', 2, []),
         ('energy.json with an extra key', ['sample', extra_key, '--n', '1', '--out', f'{tmp}/s.png'], 'found [\'depth\']', 2, []),
         ('energy.json is a list', ['sample', listed, '--n', '1', '--out', f'{tmp}/s.png'], 'must hold a JSON object', 2, []),
         ('energy.json is not JSON', ['sample', badjson, '--n', '1', '--out', f'{tmp}/s.png'], 'energy.json is not valid JSON', 2, []),
@@ -342,7 +362,8 @@ def test_overwrite_and_plot_replace_msdsm_own_files(tmp_path, finished_run):
     from msdsm.reproduce import _check_outputs
     out, runs = tmp_path / 'rep', tmp_path / 'rep' / 'reports' / 'tiny'
     (out / 'figures' / 'tiny').mkdir(parents=True); runs.mkdir(parents=True)
-    (out / 'figures' / 'tiny' / 'data_overview.png').write_bytes(b'a figure')
+    import matplotlib.pyplot as plt
+    fig = plt.figure(); fig.savefig(out / 'figures' / 'tiny' / 'data_overview.png'); plt.close(fig)   # unmarked, older
     with pytest.raises(ValueError, match='was not written by msdsm reproduce'): _check_outputs(['data_overview'], 'tiny', out, runs, ROOT)
     def copy_into(out_dir):              # an executed copy, as papermill records it
         pm = dict(input_path=str(ROOT / 'nbs' / 'experiments' / 'data_overview.ipynb'),

@@ -70,7 +70,9 @@ def test_failing_notebook_names_cell_and_error(tmp_path):
 def test_outputs_linked_to_other_files_leave_those_files_alone(tmp_path):
     "An output tree copied with cp -al / cp -s: a new run replaces the links, never the files they point to."
     victim_nb, victim_md = tmp_path / 'committed.ipynb', tmp_path / 'victim.md'
-    shutil.copy(ROOT / 'reports' / 'smoke' / 'data_overview.ipynb', victim_nb); victim_md.write_text('precious\n')
+    shutil.copy(ROOT / 'reports' / 'smoke' / 'data_overview.ipynb', victim_nb)
+    from msdsm.reproduce import GENERATED_MARK
+    precious = f'{GENERATED_MARK}: a table msdsm wrote, linked in -->\nprecious\n'; victim_md.write_text(precious)
     out = tmp_path / 'out'; (out / 'reports' / 'tiny').mkdir(parents=True); (out / 'results' / 'tiny').mkdir(parents=True)
     (out / 'reports' / 'tiny' / 'data_overview.ipynb').symlink_to(victim_nb)
     (out / 'results' / 'tiny' / 'cifar10_table.md').symlink_to(victim_md)
@@ -81,7 +83,7 @@ def test_outputs_linked_to_other_files_leave_those_files_alone(tmp_path):
     (out / 'results' / 'tiny' / 'cifar10_table.json').symlink_to(victim_json)
     before = [v.read_bytes() for v in (victim_nb, victim_c, victim_json)]
     reproduce('tiny', only=['data_overview', 'cifar10_table'], out_dir=out, verbose=False)
-    assert [v.read_bytes() for v in (victim_nb, victim_c, victim_json)] == before and victim_md.read_text() == 'precious\n'
+    assert [v.read_bytes() for v in (victim_nb, victim_c, victim_json)] == before and victim_md.read_text() == precious
     assert not (out / 'reports' / 'tiny' / 'data_overview.ipynb').is_symlink()
     assert 'msdsm' in (out / 'results' / 'tiny' / 'cifar10_table.md').read_text()
 
@@ -97,7 +99,46 @@ def test_results_and_figures_msdsm_did_not_write_are_refused(tmp_path):
     with pytest.raises(ValueError, match='data_overview.json exists and was not written by msdsm'):
         _check_outputs(['data_overview'], 'tiny', tmp_path, tmp_path / 'reports' / 'tiny', ROOT)
     (res / 'data_overview.json').write_text('{"provenance": {"machine": "m", "torch": "t", "commit": "c"}}')   # msdsm's
+    with pytest.raises(ValueError, match='data_overview.pdf exists and was not written by msdsm'):   # the figure isn't
+        _check_outputs(['data_overview'], 'tiny', tmp_path, tmp_path / 'reports' / 'tiny', ROOT)
+    (fig / 'data_overview.pdf').unlink()
     _check_outputs(['data_overview'], 'tiny', tmp_path, tmp_path / 'reports' / 'tiny', ROOT)
+
+def test_figures_and_tables_are_replaced_only_by_their_mark(tmp_path):
+    "Beside msdsm's own results record, a file of someone else's under a figure's or a table's name is still refused."
+    import matplotlib.pyplot as plt
+    from msdsm.figures import save_figure
+    from msdsm.reproduce import GENERATED_MARK, _check_outputs
+    res, fig_dir, runs = tmp_path / 'results' / 'tiny', tmp_path / 'figures' / 'tiny', tmp_path / 'reports' / 'tiny'
+    res.mkdir(parents=True); fig_dir.mkdir(parents=True)
+    (res / 'cifar10_table.json').write_text('{"provenance": {"machine": "m", "torch": "t", "commit": "c"}}')
+    check = lambda: _check_outputs(['cifar10_table'], 'tiny', tmp_path, runs, ROOT)
+    (fig_dir / 'cifar10_table.png').write_bytes(b'\x89PNG my own picture')
+    with pytest.raises(ValueError, match='cifar10_table.png exists and was not written by msdsm'): check()
+    fig = plt.figure(figsize=(2, 2)); fig.savefig(fig_dir / 'cifar10_table.png'); check()   # drawn before the mark
+    save_figure(fig, fig_dir / 'cifar10_table'); plt.close(fig)
+    (res / 'cifar10_table.json').unlink(); check()          # msdsm's mark: replaced even without a results record
+    (res / 'cifar10_table.md').write_text('| my | table |')
+    with pytest.raises(ValueError, match='cifar10_table.md exists and was not written by msdsm'): check()
+    (res / 'cifar10_table.md').write_text(f'{GENERATED_MARK}: a table -->\n| a | b |'); check()
+
+def test_an_executed_copy_of_a_run_into_another_folder_is_kept(tmp_path):
+    "--runs-dir holding the executed copy of a run into another --out-dir: that run's record is not replaced."
+    from msdsm.reproduce import _check_outputs
+    runs = tmp_path / 'runs'; runs.mkdir()
+    def copy_of(out_dir, profile='tiny', where=runs):    # an executed copy, as papermill records it
+        pm = dict(input_path=str(ROOT / 'nbs' / 'experiments' / 'data_overview.ipynb'),
+                  parameters=dict(profile=profile, out_dir=str(out_dir), device='cpu'))
+        where.mkdir(parents=True, exist_ok=True)
+        (where / 'data_overview.ipynb').write_text(json.dumps(dict(cells=[], metadata=dict(papermill=pm))))
+    for other in ((tmp_path / 'a', 'tiny'), (tmp_path / 'b', 'smoke')):
+        copy_of(*other)
+        with pytest.raises(ValueError, match='executed copy of a run of data_overview into another --out-dir'):
+            _check_outputs(['data_overview'], 'tiny', tmp_path / 'b', runs, ROOT)
+    copy_of(tmp_path / 'b'); _check_outputs(['data_overview'], 'tiny', tmp_path / 'b', runs, ROOT)
+    # an output folder's own reports/<profile>/ moves with it (a clone): its copies are replaced wherever they ran
+    own = tmp_path / 'b' / 'reports' / 'tiny'
+    copy_of(tmp_path / 'a', where=own); _check_outputs(['data_overview'], 'tiny', tmp_path / 'b', own, ROOT)
 
 def test_a_foreign_figure_under_any_stem_the_notebook_writes_is_refused(tmp_path):
     "trajectories writes annealing_diagnostics.png too: a user's file of that name is not replaced."

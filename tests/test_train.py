@@ -69,12 +69,16 @@ def test_time_limit_stops_with_a_checkpoint_and_resumes(tmp_path):
 
 def test_a_file_named_after_a_later_step_prunes_nothing(tmp_path):
     "Pruning keeps this run's newest checkpoints; a foreign ckpt-99999999.pt is not a reason to delete them."
-    from msdsm.train import Trainer, make_config
+    from msdsm.train import RunFolderError, Trainer, make_config
     imgs = torch.randint(0, 256, (64, 1, 32, 32), dtype=torch.uint8)
     cfg = make_config('fmnist-paper', overrides=['width=8', 'batch_size=8', 'device=cpu', 'progress=false', 'iterations=2',
                                                  'ckpt_every=2', 'keep_ckpts=2', 'sample_every=0', f'out_dir={tmp_path}'])
     Trainer(cfg, images=imgs).fit()
-    (tmp_path / 'checkpoints' / 'ckpt-99999999.pt').write_bytes(b'not ours')
+    (tmp_path / 'checkpoints' / 'ckpt-99999999.pt').write_bytes(b'not ours')       # someone's file: nothing is touched
+    with pytest.raises(RunFolderError, match='ckpt-99999999.pt is not that'):
+        Trainer.resume(tmp_path, overrides=['iterations=6'], images=imgs).fit()
+    whole = (tmp_path / 'checkpoints' / 'ckpt-00000002.pt').read_bytes()      # a checkpoint a copy cut short: skipped
+    (tmp_path / 'checkpoints' / 'ckpt-99999999.pt').write_bytes(whole[:len(whole) // 2])
     with pytest.warns(UserWarning, match='skipping unreadable'):
         Trainer.resume(tmp_path, overrides=['iterations=6'], images=imgs).fit()
     assert sorted(p.name for p in (tmp_path / 'checkpoints').iterdir()) == ['ckpt-00000004.pt', 'ckpt-00000006.pt',
