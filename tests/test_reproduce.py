@@ -104,6 +104,12 @@ def test_results_and_figures_msdsm_did_not_write_are_refused(tmp_path):
     (fig / 'data_overview.pdf').unlink()
     _check_outputs(['data_overview'], 'tiny', tmp_path, tmp_path / 'reports' / 'tiny', ROOT)
 
+def test_every_committed_output_may_be_rerun():
+    "A clone's `make reproduce` replaces every figure, table, record and executed copy committed here, refusing none."
+    from msdsm.reproduce import _check_outputs
+    for profile in ('smoke', 'paper'):
+        _check_outputs(list_experiments(ROOT), profile, ROOT, ROOT / 'reports' / profile, ROOT)
+
 def test_figures_and_tables_are_replaced_only_by_their_mark(tmp_path):
     "Beside msdsm's own results record, a file of someone else's under a figure's or a table's name is still refused."
     import matplotlib.pyplot as plt
