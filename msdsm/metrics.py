@@ -197,10 +197,18 @@ def _inception_msg():
             f"($TORCH_HOME/hub/checkpoints/); copy the file there, or pass weights_path=/path/to/{INCEPTION_WEIGHTS} "
             f"(command line: --weights PATH). Without them, use features='fmnist' (domain metrics, labelled as such).")
 
+_MODEL_FILES = ('.pth', '.pt', '.onnx', '.pkl')      # suffixes torch-fidelity treats as models
+
 def _reference(ref, root=None):
     "A reference given as tensor, 'dataset:split' or 'torch-fidelity:NAME' → (images or registered name, description)."
     if isinstance(ref, str):
-        if ref.startswith('torch-fidelity:'): return ref.split(':', 1)[1], ref
+        if ref.startswith('torch-fidelity:'):
+            name = ref.split(':', 1)[1]
+            if Path(name).suffix.lower() in _MODEL_FILES:     # torch-fidelity would load (and so run) it as a generator
+                raise ValueError(f"reference {name!r}: torch-fidelity loads {', '.join(_MODEL_FILES)} files as "
+                                 f"generator models, which runs code they carry; msdsm does not. Give a folder of "
+                                 f"images or a registered data set name")
+            return name, ref
         name, _, split = ref.partition(':')
         x, _ = load_images(name, split or 'test', root=root)         # a named root is the only place searched
         return x, f"{name} {split or 'test'} split"

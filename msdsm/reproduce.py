@@ -500,7 +500,8 @@ def _check_outputs(names, profile, out: Path, runs: Path, root: Path):
             raise ValueError(f"{res if not ours else foreign[0]} exists and was not written by msdsm reproduce: move "
                              f"it, or choose another --out-dir")
     readme, ledger = out / 'reports' / 'README.md', out / 'reports' / 'ledger.json'
-    generated = readme.is_file() and GENERATED_MARK in readme.read_text(errors='replace')
+    generated = readme.is_file() and any(l.startswith(GENERATED_MARK)         # the page's header, not a quote in it
+                                         for l in readme.read_text(errors='replace').splitlines()[:3])
     if readme.exists() and not generated:
         raise ValueError(f"{readme} exists and was not written by msdsm reproduce (it writes its ledger there): move "
                          f"it, or choose another --out-dir")
