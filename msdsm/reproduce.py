@@ -459,7 +459,7 @@ def _ledger_record(p: Path) -> bool:
     led = _json_or_none(p)
     row = lambda r: (isinstance(r, dict) and {'status', 'seconds'} <= set(r)
                      and all(isinstance(r[k], t) and type(r[k]) is not bool for k, t in _ROW_TYPES.items() if k in r)
-                     and 0 <= r['seconds'] < 1e9)
+                     and 0 <= r['seconds'] < 1e9 and all(isinstance(s, str) for s in r.get('reasons', [])))
     return isinstance(led, dict) and all(isinstance(v, dict) and all(row(r) for r in v.values()) for v in led.values())
 
 def _generated(p: Path) -> bool:
@@ -494,7 +494,7 @@ def _check_outputs(names, profile, out: Path, runs: Path, root: Path):
                   if (p := out / 'results' / profile / f).exists()]
         # figures drawn before they were marked: matplotlib's, beside this experiment's results or its stopped run
         earlier = (res.exists() and ours) or _executed_copy(nb, n, out, profile)
-        foreign = [p for p in figs if not (figure_maker(p) == 'msdsm' or earlier and figure_maker(p) == 'matplotlib')]
+        foreign = [p for p in figs if not ((m := figure_maker(p)) == 'msdsm' or earlier and m == 'matplotlib')]
         foreign += [p for p in tables if not _generated(p)]
         if not ours or foreign:
             raise ValueError(f"{res if not ours else foreign[0]} exists and was not written by msdsm reproduce: move "

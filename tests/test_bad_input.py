@@ -140,6 +140,8 @@ def _cases(tmp: Path, done: Path):
     rcfg = run_copy('rcfg'); (rcfg / 'config.yaml').write_text('# my project settings\ndb: prod\n')
     rled2 = tmp / 'rled2'; (rled2 / 'reports').mkdir(parents=True)
     (rled2 / 'reports' / 'ledger.json').write_text('{"tiny": {"cifar10_table": {"status": "ok"}}}')     # no seconds
+    rled3 = tmp / 'rled3'; (rled3 / 'reports').mkdir(parents=True)
+    (rled3 / 'reports' / 'ledger.json').write_text('{"other": {"x": {"status": "ok", "seconds": 1, "reasons": [1, null]}}}')
     rfig = tmp / 'rfig'; (rfig / 'results' / 'tiny').mkdir(parents=True); (rfig / 'figures' / 'tiny').mkdir(parents=True)
     (rfig / 'results' / 'tiny' / 'cifar10_table.json').write_text('{"provenance": {"machine": "m", "torch": "t", "commit": "c"}}')
     (rfig / 'figures' / 'tiny' / 'cifar10_table.png').write_bytes(b'my own figure')
@@ -164,6 +166,7 @@ def _cases(tmp: Path, done: Path):
         ('resume beside a weights file the index does not name', ['train', '--resume', rshard, 'iterations=11'], 'is not that', 2, [rshard]),
         ('resume beside a config.yaml msdsm did not write', ['train', '--resume', rcfg, 'iterations=11'], 'was not written by msdsm train', 2, [rcfg]),
         ('reproduce over a ledger row without its fields', ['reproduce', '--profile', 'tiny', '--only', 'cifar10_table', '--out-dir', rled2], "is not msdsm's ledger", 2, [rled2]),
+        ('reproduce over a ledger row whose reasons are not text', ['reproduce', '--profile', 'tiny', '--only', 'cifar10_table', '--out-dir', rled3], "is not msdsm's ledger", 2, [rled3]),
         ('reproduce over a figure it did not draw', ['reproduce', '--profile', 'tiny', '--only', 'cifar10_table', '--out-dir', rfig], 'cifar10_table.png exists and was not written', 2, [rfig]),
         ('reproduce over the record of a run elsewhere', ['reproduce', '--profile', 'tiny', '--only', 'cifar10_table', '--out-dir', tmp / 'rotho', '--runs-dir', rother], 'into another --out-dir', 2, [rother]),
         ('reproduce over another papermill notebook', ['reproduce', '--profile', 'tiny', '--only', 'cifar10_table', '--out-dir', tmp / 'rnbo', '--runs-dir', rnb], 'not an executed copy', 2, [rnb]),
