@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from .core import repo_root
+from .core import regular_file, repo_root
 
 # %% auto #0
 __all__ = ['DATASETS', 'DEBIAN_FMNIST', 'GRID_SOFTWARE', 'DataNotFoundError', 'DatasetInfo', 'data_roots', 'read_idx',
@@ -166,9 +166,19 @@ def _load_svhn(folder: Path, split: str):
     f = folder / f'{split}_32x32.mat'
     if not f.is_file(): return None
     from scipy.io import loadmat
-    d = loadmat(f)
-    x = np.ascontiguousarray(np.transpose(d['X'], (3, 2, 0, 1)))  # H×W×C×N → N×C×H×W
-    y = d['y'].astype(np.int64).ravel(); y[y == 10] = 0            # torchvision's convention: digit 0 is label 0
+    try: d = loadmat(regular_file(f))
+    except Exception as e:                      # scipy raises several kinds for a file that is not MATLAB's
+        raise ValueError(f"{f} is not a readable MATLAB file ({type(e).__name__}: {str(e)[:100]}); "
+                         f"re-download it") from None
+    x, y = d.get('X'), d.get('y')
+    if not (isinstance(x, np.ndarray) and x.dtype == np.uint8 and x.ndim == 4 and x.shape[:3] == (32, 32, 3) and
+            isinstance(y, np.ndarray) and y.dtype.kind in 'iuf' and y.size == x.shape[3] and
+            (y.size == 0 or (np.isin(y, np.arange(1, 11)).all()))):
+        raise ValueError(f"{f} is not an SVHN file: expected 'X' (32×32×3×N uint8) and 'y' (N labels 1–10), found "
+                         f"{getattr(x, 'dtype', type(x).__name__)} {getattr(x, 'shape', '')} and "
+                         f"{getattr(y, 'dtype', type(y).__name__)} {getattr(y, 'shape', '')}")
+    x = np.ascontiguousarray(np.transpose(x, (3, 2, 0, 1)))  # H×W×C×N → N×C×H×W
+    y = y.astype(np.int64).ravel(); y[y == 10] = 0                 # torchvision's convention: digit 0 is label 0
     return torch.from_numpy(x), torch.from_numpy(y)
 
 _CELEBA_SPLIT = {'train': 0, 'valid': 1, 'test': 2}
@@ -195,7 +205,7 @@ def _celeba_image(f: Path) -> np.ndarray:
     "One aligned CelebA image as 3×32×32 uint8; an unreadable or implausibly large file is a one-line error."
     from PIL import Image, UnidentifiedImageError
     try:
-        with Image.open(f) as im:
+        with Image.open(regular_file(f)) as im:
             if im.width * im.height > 4096 * 4096:
                 raise ValueError(f"{f} is {im.width}×{im.height} pixels: not an aligned CelebA image (178×218)")
             return np.asarray(celeba_crop(im.convert('RGB'))).transpose(2, 0, 1)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 import msdsm
+from .core import regular_file
 from .data import DATASETS
 from .energy import ENERGY_FAMILIES, build_energy, family_of, EnergyNet
 
@@ -28,7 +29,7 @@ SAFE_GLOBALS = [torch.torch_version.TorchVersion]
 
 def safe_load(path, map_location='cpu'):
     "`torch.load` that only accepts tensors and plain data; anything that would run code is refused, naming the file."
-    path = Path(path)
+    path = regular_file(path)
     if not path.is_file(): raise FileNotFoundError(f"{path} does not exist (or is not a file)")
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
@@ -281,6 +282,7 @@ def _arch_keys(family: str) -> set:
 
 def _read_model_json(f: Path) -> dict:
     "`energy.json`, checked: a dict whose `model` holds architecture arguments only, whose `files` lie in its folder."
+    regular_file(f)
     try: meta = json.loads(f.read_text())
     except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise CheckpointError(f"{f} is not valid JSON ({type(e).__name__}: {str(e)[:120]})") from None
@@ -325,7 +327,7 @@ def _safetensors_weights(path: Path, model_kwargs_: dict):
     from safetensors.torch import load_file
     folder = path if path.is_dir() else path.parent
     meta_f = folder / 'energy.json'
-    meta = _read_model_json(meta_f) if meta_f.is_file() else {}
+    meta = _read_model_json(meta_f) if regular_file(meta_f).is_file() else {}
     kw = model_kwargs_ or meta.get('model')
     if kw is None:
         raise FileNotFoundError(f"{meta_f} is missing: pass the architecture (arch=..., in_channels=..., width=...).")
@@ -334,6 +336,7 @@ def _safetensors_weights(path: Path, model_kwargs_: dict):
     else: files = sorted(folder.glob('energy*.safetensors'))
     outside = [str(f) for f in files if path.is_dir() and folder.resolve() not in f.resolve().parents]
     if outside: raise CheckpointError(f"{outside[0]} lies outside the model folder {folder} (through a link): refused")
+    for f in files: regular_file(f)
     missing = [str(f) for f in files if not f.is_file()]
     if missing or not files:
         raise FileNotFoundError(f"model files missing: {', '.join(missing) or f'no energy*.safetensors in {folder}'}")
@@ -347,7 +350,7 @@ def _safetensors_weights(path: Path, model_kwargs_: dict):
 
 def load_energy(path, device='cpu', which: str = 'ema', dtype=torch.float32, **model_kwargs_) -> EnergyNet:
     "An energy network from a model folder, a `.safetensors` file, a checkpoint `.pt` or a run folder (its newest)."
-    path = Path(path)
+    path = regular_file(path)
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist: give a model folder (holding energy.json), a .safetensors "
                                 f"file, a checkpoint .pt or a training run folder")
@@ -358,8 +361,15 @@ def load_energy(path, device='cpu', which: str = 'ema', dtype=torch.float32, **m
         path = latest_checkpoint(path)[0]
     if path.suffix == '.pt':
         ck = load_checkpoint(path)
-        kw = ck.get('model_config') or model_kwargs(ck['config'])
-        sd = ck['ema'] if which == 'ema' and ck.get('ema') is not None else ck['model']
+        try: kw = ck.get('model_config') or model_kwargs(ck['config'])
+        except (KeyError, TypeError, AttributeError) as e:
+            raise CheckpointError(f"{path}: its config names no network msdsm can build ({type(e).__name__}: {e}); "
+                                  f"damaged or edited") from None
+        part = 'ema' if which == 'ema' and ck.get('ema') is not None else 'model'
+        sd = ck[part]
+        if not isinstance(sd, dict) or not all(isinstance(k, str) for k in sd):
+            raise CheckpointError(f"{path}: its {part} weights are a {type(sd).__name__}, not a mapping of names to "
+                                  f"tensors; damaged or edited")
     elif path.is_dir() or path.suffix == '.safetensors': kw, sd = _safetensors_weights(path, model_kwargs_)
     else: raise ValueError(f"{path}: not a model file (expected .safetensors, .pt or a folder)")
     try: model = build_energy(**kw)

@@ -11,16 +11,16 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import pairwise_sqdist, repo_root, resolve_device
+from .core import pairwise_sqdist, regular_file, repo_root, resolve_device
 from .data import load_images, pad_to_32, to_float
 
 # %% auto #0
 __all__ = ['CLASSIFIER_DIR', 'INCEPTION_WEIGHTS', 'LABELS', 'MIN_SAMPLES', 'METRIC_NAMES', 'FMNIST_CLASSES', 'to_uint8_rgb',
            'TensorImages', 'content_hash', 'FMNISTClassifier', 'classifier_path', 'load_classifier',
-           'classifier_accuracy', 'train_classifier', 'FMNISTFeatures', 'StandInFeatures', 'PixelFeatures',
-           'InceptionWeightsMissing', 'check_range', 'bootstrap_intervals', 'evaluate', 'format_metric',
-           'wilson_interval', 'bootstrap_interval', 'trivial_samples', 'classifier_summary', 'nearest_neighbours',
-           'plot_neighbours']
+           'classifier_accuracy', 'train_classifier', 'fmnist_input', 'FMNISTFeatures', 'StandInFeatures',
+           'PixelFeatures', 'InceptionWeightsMissing', 'check_range', 'bootstrap_intervals', 'evaluate',
+           'format_metric', 'wilson_interval', 'bootstrap_interval', 'trivial_samples', 'classifier_summary',
+           'nearest_neighbours', 'plot_neighbours']
 
 # %% ../nbs/09_metrics.ipynb #81f959d8
 def to_uint8_rgb(x: torch.Tensor) -> torch.Tensor:
@@ -71,7 +71,7 @@ def classifier_path(path=None) -> Path:
 def load_classifier(path=None, device='cpu') -> FMNISTClassifier:
     "The feature classifier from its safetensors weights; any other file is refused with what it is not."
     from safetensors.torch import load_file
-    p, m = classifier_path(path), FMNISTClassifier()
+    p, m = regular_file(classifier_path(path)), FMNISTClassifier()
     try: m.load_state_dict(load_file(str(p)))
     except Exception as e:                     # not safetensors, or another network's weights (an energy model?)
         raise ValueError(f"{p} is not the Fashion-MNIST feature classifier's weights (a .safetensors file of "
@@ -137,6 +137,17 @@ class _Extractor(FeatureExtractorBase):
         out = self.outputs(x)
         return tuple(out[k] for k in self.features_list)
 
+def fmnist_input(x: torch.Tensor, what: str = 'images') -> torch.Tensor:
+    "The classifier sees gray 32×32 images: any other size, or colour whose channels differ, is refused, not resized."
+    if tuple(x.shape[-2:]) != (32, 32):
+        raise ValueError(f"{what} are {x.shape[-2]}×{x.shape[-1]}: the Fashion-MNIST features take 28×28 or 32×32 "
+                         f"images (28×28 is zero-padded, as the paper does); resize them yourself if that is meant, "
+                         f"or choose features='inception'")
+    if x.shape[1] > 1 and not (x == x[:, :1]).all():
+        raise ValueError(f"{what} are colour images (their channels differ): the Fashion-MNIST features read one "
+                         f"gray channel and would ignore the rest; choose features='inception' for colour images")
+    return x[:, :1]
+
 class FMNISTFeatures(_Extractor):
     "'penultimate' (128-d) and 'logits' of the Fashion-MNIST classifier."
     FEATURE = 'penultimate'
@@ -144,9 +155,7 @@ class FMNISTFeatures(_Extractor):
         super().__init__(name, features_list)
         self.net = load_classifier(feature_extractor_weights_path)
     def outputs(self, x):
-        x = x[:, :1].float().div(255)
-        if x.shape[-1] != 32: x = F.interpolate(x, size=(32, 32), mode='bilinear', align_corners=False, antialias=True)
-        h = self.net.features(x)
+        h = self.net.features(fmnist_input(x).float().div(255))
         return {'penultimate': h, 'logits': self.net.head(h)}
 
 class StandInFeatures(_Extractor):
@@ -208,6 +217,8 @@ def _reference(ref, root=None):
                 raise ValueError(f"reference {name!r}: torch-fidelity loads {', '.join(_MODEL_FILES)} files as "
                                  f"generator models, which runs code they carry; msdsm does not. Give a folder of "
                                  f"images or a registered data set name")
+            if Path(name).is_dir():                           # torch-fidelity reads every image file below it
+                for f in Path(name).rglob('*'): regular_file(f)
             return name, ref
         name, _, split = ref.partition(':')
         x, _ = load_images(name, split or 'test', root=root)         # a named root is the only place searched
@@ -327,14 +338,17 @@ def evaluate(samples: torch.Tensor, reference='fashion_mnist:test', metrics=('fi
     bad = set(metrics) - {'fid', 'kid', 'isc', 'prc'}
     if not metrics: raise ValueError("metrics is empty: name one or more of fid, kid, isc, prc")
     if bad: raise ValueError(f"Unknown metric(s) {bad}; choose from fid, kid, isc, prc")
+    if weights_path is not None: regular_file(weights_path)
     if n is not None: samples = samples[:n]
     if samples.shape[-2:] == (28, 28): samples = pad_to_32(samples)    # as every 28×28 reference is (not stretched)
     s = to_uint8_rgb(check_range(samples, rescale))
+    if fe == 'fmnist-cnn': fmnist_input(s, 'the samples')
     if len(s) < MIN_SAMPLES: raise ValueError(f"{len(s)} samples: at least {MIN_SAMPLES} are needed for these metrics")
     if 'fid' in metrics and len(s) < 10_000:
         warnings.warn(f"FID from {len(s)} samples is biased upwards (use ≥ 10k, 50k for the literature's numbers)")
     ref, ref_desc = _reference(reference, datasets_root) if {'fid', 'kid', 'prc'} & set(metrics) else (None, None)
     n2 = len(ref) if torch.is_tensor(ref) else None
+    if fe == 'fmnist-cnn' and torch.is_tensor(ref): fmnist_input(ref, f'the reference images ({ref_desc})')
     kw = dict(feature_extractor=fe, cuda=resolve_device(device).startswith('cuda'), batch_size=batch_size,
               verbose=verbose, rng_seed=seed, samples_shuffle=False, save_cpu_ram=True, cache=True,
               cache_root=str(cache_root or (repo_root() or Path('.')) / 'data' / 'cache' / 'torch-fidelity'),
@@ -368,6 +382,11 @@ def evaluate(samples: torch.Tensor, reference='fashion_mnist:test', metrics=('fi
     except Exception as e:
         if fe == 'inception-v3-compat' and ('URLError' in repr(e) or 'urlopen' in repr(e) or isinstance(e, OSError)):
             raise InceptionWeightsMissing(_inception_msg()) from e
+        import urllib.error
+        if isinstance(e, urllib.error.URLError) or isinstance(e.__cause__, urllib.error.URLError):
+            raise FileNotFoundError(f"features={features!r}: torch-fidelity could not download this extractor's "
+                                    f"weights ({getattr(e, 'reason', e)}). On a machine without network, download "
+                                    f"them where there is one and pass the file with weights_path= (--weights)") from e
         raise
     label = LABELS.get(fe, fe)
     out = dict(n_samples=len(s), rescale=rescale, reference=ref_desc, n_reference=n2, features=fe, features_label=label,

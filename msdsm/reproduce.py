@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 import yaml
-from .core import read_yaml, repo_root, resolve_device
+from .core import read_yaml, regular_file, repo_root, resolve_device
 
 # %% auto #0
 __all__ = ['PREVIEW_PROFILES', 'SHIPPED_RUN', 'GENERATED_MARK', 'PAPER_ITEMS', 'project_root', 'list_experiments', 'load_profile',
@@ -41,7 +41,7 @@ def load_profile(profile: str, root=None) -> dict:
                          f"profiles: {', '.join(known)}")
     f = folder / f'{profile}.yaml'
     if not f.exists(): raise ValueError(f"Unknown profile {profile!r}; known profiles: {', '.join(known)}")
-    try: p = read_yaml(f.read_text()) or {}
+    try: p = read_yaml(regular_file(f).read_text()) or {}
     except (yaml.YAMLError, RecursionError) as e:
         raise ValueError(f"{f} is not valid YAML: {str(e).splitlines()[0]}") from None
     if (not isinstance(p, dict) or not all(isinstance(p.get(k) or {}, dict) for k in ('defaults', 'experiments')) or
@@ -337,7 +337,7 @@ def run_experiment(name: str, profile: str = 'smoke', device: str = 'auto', out_
 def update_ledger(results: list, out_dir) -> Path:
     "Record these runs in reports/ledger.json and regenerate reports/README.md; returns the README's path."
     out_dir = Path(out_dir); f = out_dir / 'reports' / 'ledger.json'
-    ledger = json.loads(f.read_text()) if f.exists() else {}
+    ledger = json.loads(regular_file(f).read_text()) if f.exists() else {}
     def where(nb):                   # relative to the output folder when the executed notebook is inside it
         try: return str(Path(nb).resolve().relative_to(out_dir.resolve()))
         except ValueError: return str(nb)

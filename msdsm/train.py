@@ -19,7 +19,7 @@ from fastcore.basics import patch
 from tqdm.auto import tqdm
 
 import msdsm
-from .core import SignalOrder, read_yaml, resolve_device
+from .core import SignalOrder, read_yaml, regular_file, resolve_device
 from .data import load_images, BatchSource, DATASETS, data_fingerprint, save_grid, to_float, GRID_SOFTWARE
 from .energy import build_energy, EnergyNet, ACTIVATIONS, _STAGES
 from .dsm import batch_sigmas, mdsm_loss, reference_units
@@ -199,7 +199,7 @@ def make_config(recipe: str | None = None, yaml_file=None, overrides=None, base:
         if recipe not in RECIPES: raise ValueError(f"Unknown recipe {recipe!r}. Known recipes: {', '.join(RECIPES)}")
         d.update(RECIPES[recipe])
     if yaml_file is not None:
-        try: y = read_yaml(Path(yaml_file).read_text()) or {}
+        try: y = read_yaml(regular_file(yaml_file).read_text()) or {}
         except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as e:
             raise ValueError(f"could not read config file {yaml_file}: {str(e).splitlines()[0]}") from None
         if not isinstance(y, dict):
@@ -420,10 +420,12 @@ def load_state_dict(self: Trainer, ck):
         raise CheckpointError("Checkpoint is for a different model: " +
                               ', '.join(f"{k}: checkpoint {a!r} vs config {b!r}" for k, (a, b) in diff.items()))
     theirs = ck.get('data_fingerprint')
-    if theirs is not None and theirs != self.data_fingerprint:
-        raise CheckpointError(f"the images differ from those this run was trained on (fingerprint "
-                              f"{self.data_fingerprint} vs {theirs} in the checkpoint): resuming would continue on "
-                              f"other data. Point data_dir at the original images, or start a new run")
+    if theirs != self.data_fingerprint:
+        why = ("the checkpoint does not record which images it was trained on" if theirs is None else
+               f"the images differ from those this run was trained on (fingerprint {self.data_fingerprint} vs "
+               f"{theirs} in the checkpoint)")
+        raise CheckpointError(f"{why}: resuming would continue on other data. Point data_dir at the original "
+                              f"images, or start a new run")
     self.model.load_state_dict(ck['model'])
     if self.ema is not None and ck.get('ema') is not None: self.ema.load_state_dict(ck['ema'])
     self.opt.load_state_dict(ck['opt']); self.sched.load_state_dict(ck['sched'])
@@ -474,6 +476,7 @@ def resume(cls: Trainer, run_dir, overrides=None, images=None):
                          f"run. Start a new run instead (these can change on resume: {', '.join(RESUME_OVERRIDES)})")
     cfg.out_dir = str(run_dir)
     t = cls(cfg, images=images)
+    _check_state(t, ck, path)
     try: t.load_state_dict(ck)
     except CheckpointError: raise
     except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as e:
@@ -484,7 +487,7 @@ def resume(cls: Trainer, run_dir, overrides=None, images=None):
     return t
 
 _CKPT_FIELDS = dict(step=int, config=dict, model=dict, opt=dict, sched=dict, data=dict, noise_gen=torch.Tensor,
-                    torch_rng=torch.Tensor)          # what a resume restores, by type
+                    torch_rng=torch.Tensor, data_fingerprint=str)          # what a resume restores, by type
 
 def _check_fields(ck: dict, path):
     "A checkpoint in msdsm's format holds every field a resume restores, with its type, and a step ≥ 0."
@@ -497,6 +500,49 @@ def _check_fields(ck: dict, path):
 def _checkpoint_listing(run_dir) -> list:
     "Which checkpoints a run folder holds, each by name, inode, size and time: any write or removal changes it."
     return [(p.name, (s := p.stat()).st_ino, s.st_size, s.st_mtime_ns) for p in list_checkpoints(run_dir)]
+
+# %% ../nbs/07_train.ipynb #2b84aa90
+_ABSENT = object()
+
+def _kind(v):
+    "What a state value is, for comparing: numbers alike (int or float), sequences alike (list or tuple)."
+    if isinstance(v, bool) or v is None: return type(v).__name__
+    if isinstance(v, (int, float)): return 'number'
+    if isinstance(v, (list, tuple)): return 'sequence'
+    if isinstance(v, dict): return 'mapping'
+    return 'tensor' if torch.is_tensor(v) else type(v).__name__
+
+def _unlike(ours, theirs, where: str):
+    "The first place where `theirs` differs in kind from `ours` (a fresh trainer's own state) or is not finite."
+    if ours is None or theirs is _ABSENT: return None       # unset here (torch's optional flags), or left to torch
+    if _kind(ours) != _kind(theirs): return f"{where} is a {type(theirs).__name__} where a {_kind(ours)} belongs"
+    if isinstance(theirs, float) and not math.isfinite(theirs): return f"{where} is {theirs}"
+    if isinstance(ours, dict): pairs = [(f'{where}.{k}', v, theirs.get(k, _ABSENT)) for k, v in ours.items()]
+    elif _kind(ours) == 'sequence' and len(ours) == len(theirs):
+        pairs = [(f'{where}[{i}]', a, b) for i, (a, b) in enumerate(zip(ours, theirs))]
+    else: return None
+    return next((p for w, a, b in pairs if (p := _unlike(a, b, w))), None)
+
+def _off_schedule(ck) -> str | None:
+    "Its learning rates are those its own schedule gives at its step: an edited lr or scheduler step is found here."
+    c = make_config(base=ck['config'])
+    want, step = c.lr * _lr_lambda(c)(ck['step']), ck['step']
+    if ck['sched'].get('last_epoch') != step: return f"sched.last_epoch is {ck['sched'].get('last_epoch')}, not {step}"
+    lrs = [g.get('lr') for g in ck['opt'].get('param_groups', []) if isinstance(g, dict)]   # torch names a missing one
+    if not all(math.isclose(lr, want, rel_tol=1e-6, abs_tol=1e-12) for lr in lrs):
+        return f"its learning rate {lrs} is not the {want:.6g} its schedule gives at step {step}"
+
+def _check_state(t, ck: dict, path):
+    "A checkpoint's state is of the kinds a fresh trainer's is, its weights finite, its learning rate on schedule."
+    ours = dict(model=t.model.state_dict(), ema=None if t.ema is None else t.ema.state_dict(),
+                opt=t.opt.state_dict(), sched=t.sched.state_dict())
+    problem = next((p for k, v in ours.items() if (p := _unlike(v, ck.get(k, _ABSENT), k))), None)
+    weights = [(k, v) for part in ('model', 'ema') if isinstance(ck.get(part), dict) for k, v in ck[part].items()]
+    bad = next((k for k, v in weights if torch.is_tensor(v) and v.is_floating_point() and not v.isfinite().all()), None)
+    problem = problem or (bad and f"the weights {bad} hold NaN or infinite values") or _off_schedule(ck)
+    if problem:
+        raise CheckpointError(f"{path} was edited or damaged ({problem}): resuming from it would train from a state "
+                              f"no run reached. Move it aside to resume from the checkpoint before it")
 
 # %% ../nbs/07_train.ipynb #3e56847e
 @patch
@@ -865,7 +911,7 @@ def _stop(self: Trainer, signum: int, bar, finished: str | None = None):
 # %% ../nbs/07_train.ipynb #3e9de651
 def read_log(run_dir) -> list:
     "The training records of a run's log.jsonl; lines a killed run left truncated are skipped with a warning."
-    f = Path(run_dir) / 'log.jsonl'
+    f = regular_file(Path(run_dir) / 'log.jsonl')
     if not f.exists(): raise FileNotFoundError(f"{f} not found: is {run_dir} a training run folder?")
     recs = []
     for i, l in enumerate(f.read_text().splitlines()):

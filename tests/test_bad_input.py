@@ -154,6 +154,20 @@ def _cases(tmp: Path, done: Path):
     fpdf = run_copy('fpdf'); (fpdf / 'samples').mkdir(); (fpdf / 'samples' / 'step-1.pdf').write_bytes(b'%PDF-1.4 my thesis')
     fpng = run_copy('fpng'); (fpng / 'samples').mkdir()
     from PIL import Image; Image.new('L', (8, 8)).save(fpng / 'samples' / 'step-00000002.png')      # a photo, no record
+    # FIFOs where a file belongs: reading one waits for a writer that never comes
+    os.mkfifo(tmp / 'pipe'); plog = tmp / 'plog'; plog.mkdir(); os.mkfifo(plog / 'log.jsonl')
+    pref = tmp / 'pref'; pref.mkdir(); (pref / 'a.png').write_bytes(b''); os.mkfifo(pref / 'b.png')
+    pjson = model_copy('pjson'); (pjson / 'energy.json').unlink(); os.mkfifo(pjson / 'energy.json')
+    # samples the Fashion-MNIST features would have to guess at: colour, or another size
+    torch.save({'samples': torch.rand(30, 3, 32, 32)}, tmp / 'colour.pt')
+    for h, w in ((16, 16), (20, 32)): torch.save({'samples': torch.rand(30, 1, h, w)}, tmp / f'size{h}x{w}.pt')
+    # checkpoints of a finished run, edited: no record of its images, a learning rate as text, one off its schedule
+    def edited_run(name, edit):
+        r = run_copy(name); f = sorted((r / 'checkpoints').glob('*.pt'))[-1]
+        c = torch.load(f, weights_only=True); edit(c); torch.save(c, f); return r
+    nofp = edited_run('nofp', lambda c: c.pop('data_fingerprint'))
+    strlr = edited_run('strlr', lambda c: c['opt']['param_groups'][0].update(lr='0.001'))
+    biglr = edited_run('biglr', lambda c: c['opt']['param_groups'][0].update(lr=1e30))
     return [
         ('--overwrite of a torch checkpoint not in msdsm\'s format', ['train', *TINY, 'iterations=2', f'out_dir={fck}', '--overwrite'], refused, 2, [fck]),
         ('--overwrite of a log with a line of someone\'s', ['train', *TINY, 'iterations=2', f'out_dir={flog}', '--overwrite'], refused, 2, [flog]),
@@ -272,6 +286,17 @@ def _cases(tmp: Path, done: Path):
         ('a range that is not the samples\'', ['evaluate', tmp / 'pm1.pt', '--rescale', '255'], 'range from', 2, []),
         ('time limit that is not a duration', ['train', *TINY, '--time-limit', '10 minutes', f'out_dir={tmp}/t1'], 'give a duration such as', 2, []),
         ('time limit of zero', ['train', *TINY, '--time-limit', '0', f'out_dir={tmp}/t2'], 'must be longer than zero', 2, []),
+        ('evaluate --weights at a FIFO', ['evaluate', tmp / 'pm1.pt', '--rescale', 'signed', '--metrics', 'isc', '--weights', tmp / 'pipe'], 'is a FIFO (named pipe), not a file', 2, []),
+        ('plot of a run whose log is a FIFO', ['plot', plog, '--out', tmp / 'p.png'], 'is a FIFO (named pipe), not a file', 2, []),
+        ('train --config at a FIFO', ['train', *TINY, '--config', tmp / 'pipe', f'out_dir={tmp}/pc'], 'is a FIFO (named pipe), not a file', 2, []),
+        ('a torch-fidelity folder holding a FIFO', ['evaluate', tmp / 'pm1.pt', '--rescale', 'signed', '--metrics', 'fid', '--reference', f'torch-fidelity:{pref}'], 'is a FIFO (named pipe), not a file', 2, []),
+        ('a model whose energy.json is a FIFO', ['sample', pjson, '--n', '1', '--out', f'{tmp}/s.png'], 'is a FIFO (named pipe), not a file', 2, []),
+        ('colour samples, gray features', ['evaluate', tmp / 'colour.pt', '--metrics', 'isc'], 'are colour images', 2, []),
+        ('16×16 samples, 32×32 features', ['evaluate', tmp / 'size16x16.pt', '--metrics', 'isc'], 'are 16×16', 2, []),
+        ('20×32 samples, 32×32 features', ['evaluate', tmp / 'size20x32.pt', '--metrics', 'isc'], 'are 20×32', 2, []),
+        ('resume from a checkpoint without its data\'s fingerprint', ['train', '--resume', nofp, 'iterations=11'], 'damaged fields (data_fingerprint)', 2, [nofp]),
+        ('resume from a checkpoint whose lr is text', ['train', '--resume', strlr, 'iterations=11'], 'lr is a str where a number belongs', 2, [strlr]),
+        ('resume from a checkpoint whose lr is off its schedule', ['train', '--resume', biglr, 'iterations=11'], 'is not the', 2, [biglr]),
         ('diverging run, no checkpoint yet', ['train', *TINY, 'lr=1e10', 'iterations=40', f'out_dir={tmp}/nan'], 'nothing to resume', 1, []),
     ]
 
@@ -280,7 +305,7 @@ def _cases(tmp: Path, done: Path):
 # forked from one interpreter that has imported msdsm (and torch) but run no torch operation yet, each with its own
 # stdout/stderr, environment and exit status, through `msdsm.cli.main(argv)` exactly as `python -m msdsm.cli` does.
 FORK_SERVER = r"""
-import json, os, sys, traceback
+import json, os, signal, sys, traceback
 import msdsm.cli, msdsm.train, msdsm.io, msdsm.metrics, msdsm.reproduce, msdsm.bench
 active = {}
 def reap():
@@ -293,6 +318,7 @@ for line in sys.stdin:
     if pid == 0:
         for fd, name in ((1, 'out'), (2, 'err')): os.dup2(os.open(req[name], os.O_WRONLY | os.O_CREAT), fd)
         os.environ.update(req['env']); os.chdir(req['cwd']); code = 0
+        signal.alarm(240)                          # a case that hangs (a read that blocks) is killed, and fails
         try: msdsm.cli.main(req['argv'])
         except SystemExit as e: code = e.code if isinstance(e.code, int) else (e.code is not None)
         except BaseException: traceback.print_exc(); code = 1

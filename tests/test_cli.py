@@ -99,3 +99,16 @@ def test_classifier_weights_from_the_environment_are_recorded(tmp_path):
     run(*MSDSM, 'evaluate', samples, '--n', 200, '--metrics', 'isc', '--json', tmp_path / 'e.json',
         env={'MSDSM_FMNIST_CLASSIFIER': str(other)})
     assert json.loads((tmp_path / 'e.json').read_text())['feature_weights'] == str(other)
+
+
+def test_offline_download_of_feature_weights_is_explained(tmp_path, monkeypatch):
+    "An extractor whose weights torch-fidelity downloads, on a machine without network: the message says what to do."
+    import urllib.error
+    import torch.hub
+    from msdsm.metrics import evaluate
+    def offline(url, dst, *a, **k): raise urllib.error.URLError('Name or service not known')
+    monkeypatch.setattr(torch.hub, 'download_url_to_file', offline)
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))      # nothing cached: the download is tried
+    with pytest.raises(FileNotFoundError, match=r"could not download this extractor's weights \(Name or service"):
+        evaluate(torch.rand(30, 1, 32, 32), reference=torch.rand(30, 1, 32, 32), features='vgg16', metrics=('fid',),
+                 cache_root=tmp_path / 'cache')

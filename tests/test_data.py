@@ -58,6 +58,12 @@ def test_svhn_layout(tmp_path):
     savemat(tmp_path / 'test_32x32.mat', {'X': X, 'y': np.array([[10], [1], [2], [3]])})
     x, y = load_images('svhn', 'test', root=tmp_path, download=False)
     assert x.shape == (4, 3, 32, 32) and x[2, 1, 0, 0] == 200 and y.tolist() == [0, 1, 2, 3]
+    for bad in ({'y': np.ones((4, 1))}, {'X': X, 'y': np.ones((3, 1))}, {'X': X.astype(np.float32), 'y': np.ones((4, 1))},
+                {'X': X, 'y': np.full((4, 1), 11)}, {'X': X[:, :, :1], 'y': np.ones((4, 1))}):
+        savemat(tmp_path / 'test_32x32.mat', bad)
+        with pytest.raises(ValueError, match='is not an SVHN file'): load_images('svhn', 'test', root=tmp_path, download=False)
+    (tmp_path / 'test_32x32.mat').write_bytes(b'not a MATLAB file at all')
+    with pytest.raises(ValueError, match='is not a readable MATLAB file'): load_images('svhn', 'test', root=tmp_path, download=False)
 
 def test_celeba_layout_and_cache(tmp_path):
     from PIL import Image
