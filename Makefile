@@ -27,7 +27,7 @@ $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH_PINS)
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[all]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name msdsm --display-name "msdsm (.venv)" >/dev/null
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (msdsm .venv)" >/dev/null
 	@touch $(STAMP)

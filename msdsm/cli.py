@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse, signal, sys, warnings
 from pathlib import Path
 from time import monotonic as _clock
-from .core import SignalOrder
+from .core import MissingExtra, SignalOrder
 
 _STARTED = _clock()            # when this command started: a time limit counts from here
 # torch is imported inside the commands: `main` installs the start-up signal handlers before that import
@@ -304,7 +304,7 @@ def _main(argv):
     except KeyboardInterrupt as e:
         if (done := _reported(e)) is not None: raise SystemExit(done.exit_code)   # a later signal changes nothing
         _stopped(a, e)
-    except (DataNotFoundError, CheckpointError, RunFolderError, ValueError, FileNotFoundError) as e:
+    except (DataNotFoundError, CheckpointError, RunFolderError, ValueError, FileNotFoundError, MissingExtra) as e:
         print(f"msdsm {a.cmd}: error: {e}", file=sys.stderr); raise SystemExit(2)
     except OSError as e:                       # read-only or full file system, permissions, unreadable files
         where = f" {e.filename}" if getattr(e, 'filename', None) else ''

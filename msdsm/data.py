@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from .core import regular_file, repo_root
+from .core import regular_file, repo_root, require
 
 # %% auto #0
 __all__ = ['DATASETS', 'DEBIAN_FMNIST', 'GRID_SOFTWARE', 'DataNotFoundError', 'DatasetInfo', 'data_roots', 'read_idx',
@@ -165,7 +165,7 @@ def _load_cifar10(folder: Path, split: str):
 def _load_svhn(folder: Path, split: str):
     f = folder / f'{split}_32x32.mat'
     if not f.is_file(): return None
-    from scipy.io import loadmat
+    loadmat = require('scipy.io', 'data', "reading SVHN's .mat files").loadmat
     try: d = loadmat(regular_file(f))
     except Exception as e:                      # scipy raises several kinds for a file that is not MATLAB's
         raise ValueError(f"{f} is not a readable MATLAB file ({type(e).__name__}: {str(e)[:100]}); "
@@ -258,9 +258,8 @@ _TORCHVISION_CLASSES = {'fashion_mnist': 'FashionMNIST', 'mnist': 'MNIST', 'cifa
 
 def _download(name, split, dest: Path):
     "Fetch with torchvision into `dest` (online only). Returns the error on failure."
-    import torchvision.datasets as tvd
-    cls = getattr(tvd, _TORCHVISION_CLASSES[name])
     try:
+        cls = getattr(require('torchvision.datasets', 'data', 'downloading data sets'), _TORCHVISION_CLASSES[name])
         dest.mkdir(parents=True, exist_ok=True)
         if name == 'svhn': cls(str(dest), split=split, download=True)
         elif name == 'celeba': cls(str(dest), split=split, download=True)

@@ -11,16 +11,16 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from .core import pairwise_sqdist, regular_file, repo_root, resolve_device
+from .core import pairwise_sqdist, regular_file, repo_root, require, resolve_device
 from .data import load_images, pad_to_32, to_float
 
 # %% auto #0
-__all__ = ['CLASSIFIER_DIR', 'INCEPTION_WEIGHTS', 'LABELS', 'MIN_SAMPLES', 'METRIC_NAMES', 'FMNIST_CLASSES', 'to_uint8_rgb',
-           'TensorImages', 'content_hash', 'FMNISTClassifier', 'classifier_path', 'load_classifier',
-           'classifier_accuracy', 'train_classifier', 'fmnist_input', 'FMNISTFeatures', 'StandInFeatures',
-           'PixelFeatures', 'InceptionWeightsMissing', 'check_range', 'bootstrap_intervals', 'evaluate',
-           'format_metric', 'wilson_interval', 'bootstrap_interval', 'trivial_samples', 'classifier_summary',
-           'nearest_neighbours', 'plot_neighbours']
+__all__ = ['CLASSIFIER_DIR', 'FeatureExtractorBase', 'INCEPTION_WEIGHTS', 'LABELS', 'MIN_SAMPLES', 'METRIC_NAMES',
+           'FMNIST_CLASSES', 'to_uint8_rgb', 'TensorImages', 'content_hash', 'FMNISTClassifier', 'classifier_path',
+           'load_classifier', 'classifier_accuracy', 'train_classifier', 'fmnist_input', 'FMNISTFeatures',
+           'StandInFeatures', 'PixelFeatures', 'InceptionWeightsMissing', 'check_range', 'bootstrap_intervals',
+           'evaluate', 'format_metric', 'wilson_interval', 'bootstrap_interval', 'trivial_samples',
+           'classifier_summary', 'nearest_neighbours', 'plot_neighbours']
 
 # %% ../nbs/09_metrics.ipynb #81f959d8
 def to_uint8_rgb(x: torch.Tensor) -> torch.Tensor:
@@ -119,7 +119,8 @@ def train_classifier(out_dir=None, epochs: int = 6, batch: int = 128, lr: float 
     return m.eval(), acc
 
 # %% ../nbs/09_metrics.ipynb #64102577
-from torch_fidelity.feature_extractor_base import FeatureExtractorBase
+FeatureExtractorBase = require('torch_fidelity.feature_extractor_base', 'metrics',
+                              'msdsm.metrics (FID, KID, IS, precision and recall)').FeatureExtractorBase
 
 class _Extractor(FeatureExtractorBase):
     "torch-fidelity plumbing shared by msdsm's extractors: a feature layer for FID/KID/PRC, 'logits' for IS."

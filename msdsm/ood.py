@@ -9,8 +9,8 @@ from __future__ import annotations
 import math
 import numpy as np
 import torch
-from scipy.stats import rankdata
 from tqdm.auto import tqdm
+from .core import require
 from .dsm import sigma_grid
 from .langevin import energy_grad_fn
 
@@ -110,7 +110,7 @@ def select_components(X: torch.Tensor, ks=(1, 2, 3, 4, 6, 8, 12, 16, 20), holdou
 def auroc(score_in, score_out) -> float:
     "P(score_out > score_in) + ½ P(equal)."
     si, so = np.asarray(score_in, float), np.asarray(score_out, float)
-    r = rankdata(np.concatenate([si, so]))
+    r = require('scipy.stats', 'metrics', 'AUROC').rankdata(np.concatenate([si, so]))     # ties count ½
     return float((r[len(si):].sum() - len(so) * (len(so) + 1) / 2) / (len(si) * len(so)))
 
 def average_precision(score_neg, score_pos) -> float:

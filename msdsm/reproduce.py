@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 import yaml
-from .core import read_yaml, regular_file, repo_root, resolve_device
+from .core import read_yaml, regular_file, repo_root, require, resolve_device
 
 # %% auto #0
 __all__ = ['PREVIEW_PROFILES', 'SHIPPED_RUN', 'GENERATED_MARK', 'PAPER_ITEMS', 'project_root', 'list_experiments', 'load_profile',
@@ -262,7 +262,8 @@ def model_card(root=None, model='models/fmnist-paper', run=SHIPPED_RUN, profile=
 # %% ../nbs/12_reproduce.ipynb #5efed55a
 def ensure_kernel(name: str = 'msdsm') -> str:
     "Make sure a kernel `name` exists and runs sys.executable; return its name."
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+    ks = require('jupyter_client.kernelspec', 'reproduce', 'msdsm reproduce (running notebooks)')
+    KernelSpecManager, NoSuchKernel = ks.KernelSpecManager, ks.NoSuchKernel
     try:
         spec = KernelSpecManager().get_kernel_spec(name)
         if Path(spec.argv[0]).resolve() == Path(sys.executable).resolve(): return name
@@ -289,7 +290,7 @@ class _QuietTCP(logging.Filter):
     def filter(self, record): return 'without encryption' not in record.getMessage()
 
 def _execute(src: Path, dst: Path, params: dict, kernel: str, cwd: Path):
-    import papermill as pm
+    pm = require('papermill', 'reproduce', 'msdsm reproduce (running notebooks)')
     if dst.is_symlink() or (dst.is_file() and dst.stat().st_nlink > 1):
         dst.unlink()                  # papermill writes in place: through a link it would change the file linked to
     for name in ('traitlets', 'papermill', 'jupyter_client', 'nbclient'): logging.getLogger(name).addFilter(_QuietTCP())
@@ -302,7 +303,7 @@ def _execute(src: Path, dst: Path, params: dict, kernel: str, cwd: Path):
 def run_experiment(name: str, profile: str = 'smoke', device: str = 'auto', out_dir=None, runs_dir=None,
                    root=None, kernel: str | None = None, extra: dict | None = None) -> RunResult:
     "Execute one experiment notebook with papermill; never raises on notebook errors (see `RunResult.error`)."
-    import papermill as pm
+    pm = require('papermill', 'reproduce', 'msdsm reproduce (running notebooks)')
     root = project_root(root)
     src = root / 'nbs' / 'experiments' / f'{name}.ipynb'
     if not src.exists(): raise ValueError(f"Unknown experiment {name!r}; known: {', '.join(list_experiments(root))}")
