@@ -14,10 +14,10 @@ endif
 FMNIST := /usr/share/datasets/fashion-mnist
 # Debian's packages: the data set, and the browser the JupyterLab test drives
 APT_PACKAGES := dataset-fashion-mnist chromium
-GPU_KIT := .gpu-kit
+OFFLINE_KIT := .offline-kit
 CARD := models/fmnist-paper/MODEL_CARD.md
 
-.PHONY: setup data test reproduce check-export check-clean nbtest pytest readme notebooks lab gpu-kit gpu-carry clean-venv
+.PHONY: setup data test reproduce check-export check-clean nbtest pytest readme notebooks lab offline-kit offline-carry clean-venv
 
 setup: $(STAMP)
 
@@ -91,21 +91,21 @@ lab: setup data
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/jupyter lab --notebook-dir=. --ServerApp.open_browser=False \
 	  $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
-# Wheels the GPU machine lacks (Python 3.12, manylinux x86_64), to carry there; see benchmarks/gpu_reproduce.sh.
-gpu-kit: setup
-	@mkdir -p $(GPU_KIT)
-	$(BIN)/python -m pip download -q -d $(GPU_KIT) --only-binary=:all: --python-version 3.12 --implementation cp \
+# For a compute node without network (a cluster node, an air-gapped GPU box) that has Python 3.12 and torch: the
+# wheels of everything else msdsm's reproduction needs, built here where pip works; offline/README.md says how to use it.
+offline-kit: setup
+	@mkdir -p $(OFFLINE_KIT)
+	$(BIN)/python -m pip download -q -d $(OFFLINE_KIT) --only-binary=:all: --python-version 3.12 --implementation cp \
 	  --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 \
 	  --platform any --no-deps papermill nbclient nbformat jupyter_client ipykernel torch-fidelity pyyaml fastcore
-	$(BIN)/python benchmarks/gpu_kit.py resolve $(GPU_KIT)
-	@echo "ok: wheels for the GPU machine in $(GPU_KIT)/ ($$(ls $(GPU_KIT) | wc -l) files)"
+	$(BIN)/python offline/kit.py resolve $(OFFLINE_KIT)
+	@echo "ok: wheels for the node in $(OFFLINE_KIT)/ ($$(ls $(OFFLINE_KIT) | wc -l) files)"
 
-# Everything a GPU command carries (`carry: [".gpu-kit", ".carry"]`): the kit and Fashion-MNIST as Debian ships it,
-# about 58 MB together (the carry limit is 64 MiB). benchmarks/README.md says what to run with it, window by window.
-gpu-carry: gpu-kit data
+# What to copy to the node: the kit and Fashion-MNIST as Debian ships it (about 58 MB together).
+offline-carry: offline-kit data
 	@test -f $(FMNIST)/train-images-idx3-ubyte.gz || { echo "ERROR: Fashion-MNIST is not in $(FMNIST): apt-get install dataset-fashion-mnist"; exit 1; }
 	@mkdir -p .carry/data/fashion-mnist && cp $(FMNIST)/*-ubyte.gz .carry/data/fashion-mnist/
-	@echo "ok: carry .gpu-kit and .carry ($$(du -sch $(GPU_KIT) .carry | tail -1 | cut -f1) together)"
+	@echo "ok: copy $(OFFLINE_KIT) and .carry to the node ($$(du -sch $(OFFLINE_KIT) .carry | tail -1 | cut -f1) together)"
 
 clean-venv:
 	rm -rf $(VENV)

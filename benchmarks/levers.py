@@ -1,7 +1,8 @@
-"""The speed levers of issue 13, each timed in one run against the current default, each with the correctness check.
+"""The speed levers of the GPU training step, each timed in one run against the current default, each with the
+correctness check.
 
 The MDSM step of the `fmnist-paper` network (Res12-64, 1×32×32, batch 128) spends most of its GPU time in a few
-convolution kernels (H200 profile, issue 13); the 1-channel stem is the prime suspect. Every variant below computes the
+convolution kernels (H200 profile, `RESULTS.md`); the 1-channel stem is the prime suspect. Every variant below computes the
 same loss with the same weights; each runs in its own process under its own time limit (so a lever that hangs in
 compilation or crashes costs only its own budget), and each is checked against fp32 eager on the same batch
 (`msdsm.bench._grad_check`: loss, gradient cosine, every parameter has a gradient).
@@ -17,9 +18,9 @@ compilation or crashes costs only its own budget), and each is checked against f
 
 Run on a GPU (one H100/H200), after `benchmarks/profile_step.py`:
 
-    benchmarks/gpu_python.sh benchmarks/levers.py --device cuda --json $OUT/levers.json [--langevin-batch 1024]
+    offline/python.sh benchmarks/levers.py --device cuda --json $OUT/levers.json [--langevin-batch 1024]
 
-or both, inside one GPU window, with `benchmarks/gpu_speed.sh` (two commands).
+or both, each part under its own time limit, with `benchmarks/gpu_speed.sh` (two commands).
 
 and at tiny size on a CPU (what `tests/test_levers.py` does; no compilation there, so it checks the variants' maths):
 
@@ -32,7 +33,7 @@ import torch
 import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
-VARIANTS = {                                        # in the order a short GPU window should try them
+VARIANTS = {                                        # most promising first: a run cut short has measured these
     'default': dict(),
     'stem_unfold': dict(stem='unfold'),
     'stem_pad8': dict(stem='pad8'),

@@ -11,7 +11,7 @@ Two views of one step of the `fmnist-paper` recipe's network (Res12-64, 1×32×3
 
 Run on a GPU (one H100/H200):
 
-    benchmarks/gpu_python.sh benchmarks/profile_step.py --device cuda --batch 128 256 --json $OUT/profile.json
+    offline/python.sh benchmarks/profile_step.py --device cuda --batch 128 256 --json $OUT/profile.json
 
 and at tiny size on a CPU (what `tests/test_profile_step.py` does):
 

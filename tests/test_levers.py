@@ -1,6 +1,6 @@
 """The speed-lever script (benchmarks/levers.py) at tiny size on the CPU: every variant computes the same loss and
 gradients as fp32 eager (the check a GPU run relies on); a variant over its budget is recorded, not fatal; the GPU
-window's script (benchmarks/gpu_speed.sh) runs its parts and leaves their files."""
+script (benchmarks/gpu_speed.sh) runs its parts and leaves their files."""
 import json, sys
 import torch
 from conftest import run, ROOT

@@ -1,26 +1,28 @@
-"""The carry kit and the GPU reproduction script, at tiny size on the CPU: the script runs experiments with a profile,
-packs them within the GPU machine's return limits, and `gpu_kit.py unpack` puts them in place with the ledger merged."""
+"""The offline kit and the offline reproduction script, at tiny size on the CPU: the script runs experiments with a
+profile, packs them in parts of at most PART_SIZE, and `kit.py unpack` puts them in place with the ledger merged."""
 import json, sys, tarfile
 from pathlib import Path
 import pytest
 from conftest import run, needs_fmnist, ROOT, FMNIST_DEBIAN
 
-sys.path.insert(0, str(ROOT / 'benchmarks'))
-import gpu_kit
+sys.path.insert(0, str(ROOT / 'offline'))
+import kit
 
 
 @needs_fmnist
-def test_gpu_reproduce_tiny_packs_within_limits_and_unpacks(tmp_path):
+def test_offline_reproduce_tiny_packs_in_parts_and_unpacks(tmp_path):
     out = tmp_path / 'out'
-    run('bash', ROOT / 'benchmarks' / 'gpu_reproduce.sh', 'data_overview', 'cifar10_table', timeout=600,
-        env={'OUT': str(out), 'PROFILE': 'tiny', 'DATA': str(FMNIST_DEBIAN), 'MSDSM_COMMIT': 'abc123', 'PY': sys.executable})
+    run('bash', ROOT / 'offline' / 'reproduce.sh', 'data_overview', 'cifar10_table', timeout=600,
+        env={'OUT': str(out), 'PROFILE': 'tiny', 'DATA': str(FMNIST_DEBIAN), 'MSDSM_COMMIT': 'abc123', 'PY': sys.executable,
+                                         'PART_SIZE': '64K'})
     files = sorted(out.iterdir())
-    assert 0 < len(files) <= 8 and all(f.is_file() and f.stat().st_size <= 15 * 2 ** 20 for f in files), files
+    packs = [f for f in files if '.tar.gz' in f.name]
+    assert len(packs) > 1 and all(f.stat().st_size <= 64 * 2 ** 10 for f in packs), files      # parts, each small
     packs = [f for f in files if '.tar.gz' in f.name]
     root = tmp_path / 'repo'
     (root / 'reports').mkdir(parents=True)
     (root / 'reports' / 'ledger.json').write_text(json.dumps({'smoke': {'ood': {'status': 'ok', 'seconds': 1}}}))
-    placed = gpu_kit.unpack(packs, root)
+    placed = kit.unpack(packs, root)
     assert 'results/tiny/data_overview.json' in placed and 'reports/tiny/data_overview.ipynb' in placed
     ledger = json.loads((root / 'reports' / 'ledger.json').read_text())
     assert set(ledger) == {'smoke', 'tiny'} and ledger['tiny']['cifar10_table']['status'] == 'not measured'
@@ -29,7 +31,7 @@ def test_gpu_reproduce_tiny_packs_within_limits_and_unpacks(tmp_path):
 
 
 def test_kit_resolves_declared_dependencies(tmp_path):
-    "The closure walk: a dependency that is neither in the folder nor on the GPU machine gets fetched, once."
+    "The closure walk: a dependency that is neither in the folder nor on the node gets fetched, once."
     import zipfile
     def wheel(name, requires):
         with zipfile.ZipFile(tmp_path / f'{name}-1.0-py3-none-any.whl', 'w') as z:
@@ -40,5 +42,11 @@ def test_kit_resolves_declared_dependencies(tmp_path):
     def fetch(names, folder):
         fetched.extend(names)
         for n in names: wheel(n, ['traitlets'] if n == 'nbclient' else [])
-    gpu_kit.resolve(tmp_path, fetch=fetch)
-    assert fetched == ['nbclient', 'traitlets']          # numpy is on the machine; win32 and extras do not apply
+    kit.resolve(tmp_path, have={'numpy'}, fetch=fetch)
+    assert fetched == ['nbclient', 'traitlets']          # numpy is on the node; win32 and extras do not apply
+
+
+def test_node_packages_are_read_as_pip_freeze_prints_them(tmp_path):
+    (tmp_path / 'have.txt').write_text('# the node\nNumPy==2.1.0\ntyping_extensions>=4\nscipy ; python_version > "3"\n\n')
+    assert kit.read_names(tmp_path / 'have.txt') == {'numpy', 'typing-extensions', 'scipy'}
+    assert {'torch', 'numpy', 'safetensors'} <= kit.read_names(ROOT / 'offline' / 'node-packages.txt')
