@@ -87,22 +87,26 @@ class Config:
     progress: bool = True
     note: str = ''
 
-    def __post_init__(self):
-        _check_types(self)
-        choices = dict(sigma_spacing=('linear', 'geometric'), sigma_mode=('grid', 'iid'),
-                       lr_schedule=('cosine', 'constant'), precision=('auto', 'fp32', 'tf32', 'bf16'),
-                       nonfinite=('stop', 'skip'), compile_mode=('auto', None, 'default', 'reduce-overhead',
-                                                                 'max-autotune', 'max-autotune-no-cudagraphs'))
-        for k, ok in choices.items():
-            if getattr(self, k) not in ok: raise ValueError(f"{k}={getattr(self, k)!r}: choose one of {ok}")
-        if self.dataset not in DATASETS:
-            raise ValueError(f"Unknown dataset {self.dataset!r}. Known: {', '.join(DATASETS)}")
-        _check_ranges(self)
+    def __post_init__(self): _check_config(self)       # types, choices, data set and ranges (below)
 
     @property
     def in_channels(self): return DATASETS[self.dataset].channels
 
     def model_kwargs(self): return model_kwargs(asdict(self))
+
+# %% ../nbs/07_train.ipynb #50166612
+_CHOICES = dict(sigma_spacing=('linear', 'geometric'), sigma_mode=('grid', 'iid'), lr_schedule=('cosine', 'constant'),
+                precision=('auto', 'fp32', 'tf32', 'bf16'), nonfinite=('stop', 'skip'),
+                compile_mode=('auto', None, 'default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs'))
+
+def _check_config(cfg):
+    "A Config is checked once, when it is made: every field's type, the named choices, the data set, the ranges."
+    _check_types(cfg)
+    for k, ok in _CHOICES.items():
+        if getattr(cfg, k) not in ok: raise ValueError(f"{k}={getattr(cfg, k)!r}: choose one of {ok}")
+    if cfg.dataset not in DATASETS:
+        raise ValueError(f"Unknown dataset {cfg.dataset!r}. Known: {', '.join(DATASETS)}")
+    _check_ranges(cfg)
 
 # %% ../nbs/07_train.ipynb #4171617c
 _AUTO_FLAGS = ('compile', 'channels_last', 'fused_adam', 'tf32')
@@ -142,6 +146,7 @@ def in_range(v, interval: str) -> bool:
     return (isinstance(v, (int, float)) and math.isfinite(v) and (v >= lo if interval[0] == '[' else v > lo)
             and (v <= hi if interval[-1] == ']' else v < hi))
 
+# %% ../nbs/07_train.ipynb #6d7e5895
 def _check_ranges(cfg):
     "Every number within its stated range (finite; the pairs that must be ordered, ordered), or a one-line error."
     for k, interval in RANGES.items():
@@ -192,6 +197,7 @@ RECIPES = {
                          note='assumed: CIFAR-10 recipe on CelebA 32×32 (the reference ships no CelebA script)'),
 }
 
+# %% ../nbs/07_train.ipynb #5aa42ddd
 def make_config(recipe: str | None = None, yaml_file=None, overrides=None, base: dict | None = None) -> Config:
     "A Config from a named recipe, then a YAML file, then `key=value` overrides (later wins). Unknown keys are errors."
     d = dict(base or {})
@@ -357,6 +363,7 @@ def _skip_if_nonfinite(self: Trainer, loss) -> bool:
     self.skipped += 1; self.step += 1; self.sched.step()
     return True
 
+# %% ../nbs/07_train.ipynb #911cf599
 @patch
 def train_step(self: Trainer):
     "One MDSM step. Returns the loss tensor (no host sync unless nonfinite=skip)."
@@ -441,6 +448,7 @@ def load_state_dict(self: Trainer, ck):
         for g in self.opt.param_groups: g['initial_lr'], g['lr'] = self.cfg.lr, self.cfg.lr * lam(self.step)
         self.sched._last_lr = [g['lr'] for g in self.opt.param_groups]
 
+# %% ../nbs/07_train.ipynb #1e8fd5f9
 @patch
 def save_checkpoint(self: Trainer):
     "Check for non-finite state, then write checkpoint `ckpt-<step>.pt` atomically (rank 0) and prune old ones."
@@ -489,6 +497,7 @@ def resume(cls: Trainer, run_dir, overrides=None, images=None):
 _CKPT_FIELDS = dict(step=int, config=dict, model=dict, opt=dict, sched=dict, data=dict, noise_gen=torch.Tensor,
                     torch_rng=torch.Tensor, data_fingerprint=str)          # what a resume restores, by type
 
+# %% ../nbs/07_train.ipynb #227a4284
 def _check_fields(ck: dict, path):
     "A checkpoint in msdsm's format holds every field a resume restores, with its type, and a step ≥ 0."
     bad = [k for k, t in _CKPT_FIELDS.items() if not isinstance(ck.get(k), t) or type(ck.get(k)) is bool]
@@ -532,6 +541,7 @@ def _off_schedule(ck) -> str | None:
     if not all(math.isclose(lr, want, rel_tol=1e-6, abs_tol=1e-12) for lr in lrs):
         return f"its learning rate {lrs} is not the {want:.6g} its schedule gives at step {step}"
 
+# %% ../nbs/07_train.ipynb #a173f6dc
 def _check_state(t, ck: dict, path):
     "A checkpoint's state is of the kinds a fresh trainer's is, its weights finite, its learning rate on schedule."
     ours = dict(model=t.model.state_dict(), ema=None if t.ema is None else t.ema.state_dict(),
@@ -576,6 +586,7 @@ def _log_progress(self: Trainer, bar, since):
     self._log(rec)
     bar.set_postfix(loss=f"{rec['loss']:.4g}", E_data=f"{e_data:.3g}", E_noise=f"{e_noise:.3g}", img_s=f"{ips:.0f}")
 
+# %% ../nbs/07_train.ipynb #e185c24f
 @patch
 def sample_grid(self: Trainer, n=None, steps=None, seed=0):
     "Samples from the EMA model with a short annealing schedule (+ denoising jump); saved under samples/."
@@ -611,15 +622,14 @@ def _lock_owner(path: Path, wait: float = 1.0) -> dict:
         if owner or time.monotonic() - t0 > wait: return owner if isinstance(owner, dict) else {}
         time.sleep(0.02)
 
+# %% ../nbs/07_train.ipynb #6c5d48a6
 class RunLock:
     """`with RunLock(run_dir):` — one live run per folder. The lock is the kernel's `flock` on `run.lock`: taking it
     is atomic, and it is released when its process ends however it ends, so a lock can never go stale."""
     def __init__(self, run_dir, enabled: bool = True):
         self.path, self.enabled, self.fd = Path(run_dir) / 'run.lock', enabled, None
-    def __enter__(self):
-        if not self.enabled: return self
-        me = dict(pid=os.getpid(), host=socket.gethostname(), started=time.strftime('%Y-%m-%d %H:%M:%S'),
-                  argv=sys.argv[:6])
+    def _open_locked(self) -> int:
+        "The lock file, opened and flock-ed: a file of its own (no link), the one now at the path."
         while True:
             try: fd = os.open(self.path, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o644)
             except OSError as e:
@@ -639,26 +649,35 @@ class RunLock:
                                      f"finish or use another out_dir.") from None
             try: same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
             except FileNotFoundError: same = False
-            if same: break
+            if same: return fd
             os.close(fd)             # the holder removed the file as we opened it: lock the new one instead
-        raw = os.pread(fd, 4096, 0)
-        old = _lock_owner(self.path, wait=0)
-        if raw.strip() and not old.get('pid'):         # someone's file named run.lock: not ours to truncate
-            os.close(fd)
-            raise RunFolderError(f"{self.path} exists and is not msdsm's lock (it holds other text): move it, or use "
-                                 f"another out_dir")
-        if old.get('host') not in (None, me['host']):
-            os.close(fd)
-            raise RunFolderError(f"{self.path.parent} is locked by a run on host {old['host']} (pid {old.get('pid')}); "
-                                 f"if that run is gone, delete {self.path}.")
-        if old.get('pid'): warnings.warn(f"taking over a stale lock {self.path} (pid {old['pid']} is gone)")
-        os.ftruncate(fd, 0); os.write(fd, json.dumps(me).encode()); os.fsync(fd)
-        self.fd = fd
-        return self
     def __exit__(self, *exc):
         if self.fd is not None:
             self.path.unlink(missing_ok=True); os.close(self.fd); self.fd = None
 
+# %% ../nbs/07_train.ipynb #c09dce45
+@patch
+def __enter__(self: RunLock):
+    "Take the lock, refusing a file that is not msdsm's lock or a lock held on another host; record who holds it."
+    if not self.enabled: return self
+    me = dict(pid=os.getpid(), host=socket.gethostname(), started=time.strftime('%Y-%m-%d %H:%M:%S'), argv=sys.argv[:6])
+    fd = self._open_locked()
+    raw = os.pread(fd, 4096, 0)
+    old = _lock_owner(self.path, wait=0)
+    if raw.strip() and not old.get('pid'):         # someone's file named run.lock: not ours to truncate
+        os.close(fd)
+        raise RunFolderError(f"{self.path} exists and is not msdsm's lock (it holds other text): move it, or use "
+                             f"another out_dir")
+    if old.get('host') not in (None, me['host']):
+        os.close(fd)
+        raise RunFolderError(f"{self.path.parent} is locked by a run on host {old['host']} (pid {old.get('pid')}); "
+                             f"if that run is gone, delete {self.path}.")
+    if old.get('pid'): warnings.warn(f"taking over a stale lock {self.path} (pid {old['pid']} is gone)")
+    os.ftruncate(fd, 0); os.write(fd, json.dumps(me).encode()); os.fsync(fd)
+    self.fd = fd
+    return self
+
+# %% ../nbs/07_train.ipynb #2152eefd
 class StopSignals:
     "`with StopSignals() as stop:` — any number of SIGINT/SIGTERM set `stop.signum` (the first to arrive)."
     def __init__(self): self.signum, self.count, self.old, self.order = None, 0, {}, None
@@ -711,6 +730,7 @@ def _msdsm_weights(p: Path) -> bool:
         return head.get('__metadata__', {}).get('writer') == 'msdsm'
     except (OSError, ValueError, AttributeError, RecursionError): return False
 
+# %% ../nbs/07_train.ipynb #e2e2c56d
 def _msdsm_grid(p: Path) -> bool:
     """A sample grid training drew: tagged by `save_grid`, or (older, untagged) a PNG matplotlib drew in a run whose
     settings msdsm wrote."""
@@ -736,6 +756,7 @@ def _model_index(p: Path):
 
 _LOG_KEYS = {'step', 'loss', 'loss_raw', 'e_data', 'e_noise', 'lr', 'time'}      # a progress record's fields
 
+# %% ../nbs/07_train.ipynb #3e55c8f8
 def _our_log(p: Path) -> bool:
     "Is every line of this log one msdsm train wrote: a progress record, an event, or a record a kill cut short?"
     try: lines = p.read_text().splitlines() if p.is_file() else None
@@ -817,6 +838,7 @@ def _claim_folder(self: Trainer, overwrite: bool):
     if self.resumed: self._log(dict(event='resume', step=self.step, checkpoint=str(self.last_ckpt),
                                     overrides=getattr(self, 'resume_overrides', {}), time=time.time()))
 
+# %% ../nbs/07_train.ipynb #91020015
 @patch
 def _finish(self: Trainer, preview: bool = True):
     "Last checkpoint and preview, then export the EMA model — only if its energies are finite."
@@ -832,16 +854,51 @@ def _finish(self: Trainer, preview: bool = True):
 
 # %% ../nbs/07_train.ipynb #0741ce47
 @patch
-def fit(self: Trainer, overwrite: bool = False, time_limit: float | None = None):
-    """Train until `cfg.iterations`; log, checkpoint, sample. SIGINT/SIGTERM stop at a step boundary with a checkpoint;
-    so does `time_limit` (seconds from now): then `fit` returns, `stopped == 'time limit'`, the run unfinished."""
-    cfg, self.stopped = self.cfg, None
-    deadline = None if time_limit is None else time.monotonic() + time_limit
+def _check_out_dir(self: Trainer):
+    "out_dir must be a folder of its own: not a file, not a run's checkpoints/, not an exported model's folder."
     if self.run_dir.exists() and not self.run_dir.is_dir():
         raise RunFolderError(f"out_dir {self.run_dir} exists and is not a folder: choose another out_dir")
     if self.run_dir.name == 'checkpoints' or (self.run_dir / 'energy.json').exists():
         raise RunFolderError(f"out_dir {self.run_dir} is a run's checkpoints/ or an exported model's folder: a run "
                              f"needs a folder of its own")
+
+@patch
+def _guarded_step(self: Trainer):
+    "One optimiser step; running out of GPU memory says which settings to lower."
+    cfg = self.cfg
+    try: self.train_step()
+    except torch.cuda.OutOfMemoryError as e:
+        raise RuntimeError(f"Out of GPU memory at batch_size={cfg.batch_size} ({cfg.arch}, width {cfg.width}). "
+                           f"Try batch_size={max(1, cfg.batch_size // 2)}, precision=bf16, or a smaller width.") from e
+
+@patch
+def _on_cadence(self: Trainer, bar, since):
+    "Log, checkpoint and draw a preview at the steps the config names; returns the (time, step) logging counts from."
+    cfg = self.cfg
+    if self.step % cfg.log_every == 0 or self.step == cfg.iterations:
+        self._log_progress(bar, since); since = (time.perf_counter(), self.step)
+    if self.step % cfg.ckpt_every == 0: self.save_checkpoint()
+    if cfg.sample_every and self.step % cfg.sample_every == 0: self.sample_grid()
+    return since
+
+@patch
+def _stop_request(self: Trainer, stop, deadline):
+    "The signal to stop on (or TIME_UP past the deadline), agreed by all ranks at log steps (one sync there), or None."
+    signum = stop.signum or (TIME_UP if deadline and time.monotonic() >= deadline else None)
+    if self.world == 1: return signum
+    if self.step % self.cfg.log_every: return None
+    import torch.distributed as dist
+    flag = torch.tensor([signum or 0], device=self.device); dist.all_reduce(flag, dist.ReduceOp.MAX)
+    return int(flag) or None
+
+# %% ../nbs/07_train.ipynb #59be9364
+@patch
+def fit(self: Trainer, overwrite: bool = False, time_limit: float | None = None):
+    """Train until `cfg.iterations`; log, checkpoint, sample. SIGINT/SIGTERM stop at a step boundary with a checkpoint;
+    so does `time_limit` (seconds from now): then `fit` returns, `stopped == 'time limit'`, the run unfinished."""
+    cfg, self.stopped = self.cfg, None
+    deadline = None if time_limit is None else time.monotonic() + time_limit
+    self._check_out_dir()
     if self.rank == 0: self.run_dir.mkdir(parents=True, exist_ok=True)
     with RunLock(self.run_dir, enabled=self.rank == 0), StopSignals() as stop:
         if self.rank == 0: self._claim_folder(overwrite)
@@ -850,22 +907,9 @@ def fit(self: Trainer, overwrite: bool = False, time_limit: float | None = None)
                    dynamic_ncols=True)
         since = (time.perf_counter(), self.step)
         while self.step < cfg.iterations:
-            try: self.train_step()
-            except torch.cuda.OutOfMemoryError as e:
-                raise RuntimeError(f"Out of GPU memory at batch_size={cfg.batch_size} ({cfg.arch}, width {cfg.width}). "
-                                   f"Try batch_size={max(1, cfg.batch_size // 2)}, precision=bf16, or a smaller "
-                                   f"width.") from e
-            bar.update(1)
-            if self.step % cfg.log_every == 0 or self.step == cfg.iterations:
-                self._log_progress(bar, since); since = (time.perf_counter(), self.step)
-            if self.step % cfg.ckpt_every == 0: self.save_checkpoint()
-            if cfg.sample_every and self.step % cfg.sample_every == 0: self.sample_grid()
-            signum = stop.signum or (TIME_UP if deadline and time.monotonic() >= deadline else None)
-            if self.world > 1 and self.step % cfg.log_every == 0:      # ranks agree at log steps (one sync there)
-                import torch.distributed as dist
-                flag = torch.tensor([signum or 0], device=self.device); dist.all_reduce(flag, dist.ReduceOp.MAX)
-                signum = int(flag) or None
-            elif self.world > 1: signum = None
+            self._guarded_step(); bar.update(1)
+            since = self._on_cadence(bar, since)
+            signum = self._stop_request(stop, deadline)
             if signum == TIME_UP and self.step < cfg.iterations: return self._time_up(bar)
             if signum and signum != TIME_UP: self._stop(signum, bar)
         bar.close()
@@ -948,6 +992,7 @@ def plot_run(run_dir, out=None, title=None):
 
 CURVES_TITLE = 'msdsm training curves'
 
+# %% ../nbs/07_train.ipynb #ae88dd97
 def our_curves(path) -> bool:
     "Is this image one `plot_run` drew (a PNG carrying its title)?"
     from PIL import Image
@@ -955,4 +1000,3 @@ def our_curves(path) -> bool:
     try:
         with Image.open(path) as im: return im.format == 'PNG' and im.text.get('Title') == CURVES_TITLE
     except Exception: return False
-

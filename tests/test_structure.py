@@ -40,11 +40,15 @@ def test_sampling_imports_no_training_code():
     assert p.returncode == 0, p.stdout + p.stderr
 
 
-def test_trainer_cells_are_small():
-    nb = json.loads((ROOT / 'nbs' / '07_train.ipynb').read_text())
-    sizes = [len(''.join(c['source']).splitlines()) for c in nb['cells'] if c['cell_type'] == 'code'
-             and '#| export' in ''.join(c['source']) and 'Trainer' in ''.join(c['source'])]
-    assert len(sizes) >= 6 and max(sizes) <= 60, sizes
+def test_trainer_and_benchmark_cells_are_small():
+    "Every exported cell of 07_train and 14_bench fits on a screen (≤ 40 lines), so each is read with its example."
+    for name in ('07_train', '14_bench'):
+        nb = json.loads((ROOT / 'nbs' / f'{name}.ipynb').read_text())
+        cells = [''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'code']
+        sizes = {c.splitlines()[1][:50]: len(c.splitlines()) for c in cells if c.startswith('#| export')}
+        # the run's knobs read best as one list, each field with its meaning: the one cell allowed to be longer
+        big = {k: n for k, n in sizes.items() if n > 40 and k != '@dataclass'}
+        assert len(sizes) >= 8 and not big, (name, big)
 
 
 def test_notebooks_tell_the_story_in_order():
