@@ -264,7 +264,7 @@ def run_bench(device='auto', json_path=None, quick=False, only=None, repeat=20, 
     dev = torch.device(device if device != 'auto' else ('cuda' if torch.cuda.is_available() else 'cpu'))
     res = dict(date=datetime.now(timezone.utc).isoformat(timespec='seconds'), torch=torch.__version__,
                device=torch.cuda.get_device_name(dev) if dev.type == 'cuda' else platform.processor() or 'cpu',
-               quick=quick or dev.type != 'cuda', cases=[])
+               quick=quick or dev.type != 'cuda', complete=False, cases=[])     # complete: every case asked for ran
     res['peak_bf16_tflops_measured'] = peak_bf16_tflops(dev)
     for c in _cases(dev, quick):
         if only and c['kind'] not in only: continue
@@ -278,5 +278,6 @@ def run_bench(device='auto', json_path=None, quick=False, only=None, repeat=20, 
           (f" · measured bf16 matmul peak {res['peak_bf16_tflops_measured']:.0f} TFLOP/s"
            if res['peak_bf16_tflops_measured'] else ''))
     print(format_table(res))
+    res['complete'] = True
     if json_path: _write_json(json_path, res); print(f"wrote {json_path}")
     return res

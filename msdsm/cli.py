@@ -5,7 +5,7 @@ with errors that say what to do."""
 
 # %% ../nbs/13_cli.ipynb #50fb2244
 from __future__ import annotations
-import argparse, signal, sys, warnings
+import argparse, json, signal, sys, warnings
 from pathlib import Path
 from time import monotonic as _clock
 from .core import MissingExtra, SignalOrder
@@ -100,8 +100,9 @@ def _sample(a):
     from msdsm.io import atomic_write
     import torch
     check_options(('--n', a.n, '[1, 1e7]'), ('--batch-size', a.batch_size, '[1, 1e6]'), ('--grid', a.grid, '[1, 1024]'),
-                  ('--steps', a.steps, '[1, 1e7]'), ('--step-size', a.step_size, '(0, inf)'),
-                  ('--sigma0', a.sigma0, '[0, inf)'), ('--seed', a.seed, '[0, 1e18)'))
+                  ('--steps', a.steps, '[1, 1e7]'), ('--seed', a.seed, '[0, 1e18)'),
+                  # pixels lie in [0, 1]: a step or a noise level above 1 would drown every image in noise
+                  ('--step-size', a.step_size, '(0, 1]'), ('--sigma0', a.sigma0, '[0, 1]'))
     out, pt = _outputs(Path(a.out), a.force)
     temps = make_schedule(a.schedule, a.steps)
     dev = resolve_device(a.device)
@@ -274,11 +275,18 @@ def _reported(e: BaseException):
     while e is not None and not hasattr(e, 'checkpoint'): e = e.__context__
     return e
 
+def _partial_bench(a) -> bool:
+    "Did an interrupted `bench` leave its JSON with the cases measured so far (marked incomplete)?"
+    if a.cmd != 'bench' or not a.json: return False
+    try: return json.loads(Path(a.json).read_text()).get('complete') is False
+    except (OSError, ValueError, AttributeError, RecursionError): return False
+
 def _stopped(a, e):
     "A signal outside the training loop: one line saying what was (not) written, exit 128 + signum."
     name = signal.Signals(getattr(e, 'signum', signal.SIGINT)).name
     what = ("; the experiment it was running is incomplete (its figures or executed notebook may be written, its "
             "results are not): run it again" if a.cmd == 'reproduce' else
+            f"; the cases measured so far are in {a.json}, marked \"complete\": false" if _partial_bench(a) else
             "; nothing was written" if a.cmd != 'train' else
             " before the first step; no checkpoint was written" if not getattr(a, 'started', False) else "")
     print(f"msdsm {a.cmd}: stopped by {name}{what}", file=sys.stderr)

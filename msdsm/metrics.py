@@ -339,15 +339,16 @@ def evaluate(samples: torch.Tensor, reference='fashion_mnist:test', metrics=('fi
     bad = set(metrics) - {'fid', 'kid', 'isc', 'prc'}
     if not metrics: raise ValueError("metrics is empty: name one or more of fid, kid, isc, prc")
     if bad: raise ValueError(f"Unknown metric(s) {bad}; choose from fid, kid, isc, prc")
-    if weights_path is not None: regular_file(weights_path)
+    if weights_path is not None and not regular_file(weights_path).is_file():
+        raise FileNotFoundError(f"feature-extractor weights {weights_path}: no such file")
     if n is not None: samples = samples[:n]
     if samples.shape[-2:] == (28, 28): samples = pad_to_32(samples)    # as every 28×28 reference is (not stretched)
     s = to_uint8_rgb(check_range(samples, rescale))
     if fe == 'fmnist-cnn': fmnist_input(s, 'the samples')
     if len(s) < MIN_SAMPLES: raise ValueError(f"{len(s)} samples: at least {MIN_SAMPLES} are needed for these metrics")
-    if 'fid' in metrics and len(s) < 10_000:
-        warnings.warn(f"FID from {len(s)} samples is biased upwards (use ≥ 10k, 50k for the literature's numbers)")
     ref, ref_desc = _reference(reference, datasets_root) if {'fid', 'kid', 'prc'} & set(metrics) else (None, None)
+    if 'fid' in metrics and len(s) < 10_000:            # after the checks: a refused call prints only its error
+        warnings.warn(f"FID from {len(s)} samples is biased upwards (use ≥ 10k, 50k for the literature's numbers)")
     n2 = len(ref) if torch.is_tensor(ref) else None
     if fe == 'fmnist-cnn' and torch.is_tensor(ref): fmnist_input(ref, f'the reference images ({ref_desc})')
     kw = dict(feature_extractor=fe, cuda=resolve_device(device).startswith('cuda'), batch_size=batch_size,

@@ -473,8 +473,9 @@ def _check_outputs(names, profile, out: Path, runs: Path, root: Path):
     from msdsm.figures import figure_maker
     src = (root / 'nbs').resolve()
     if runs == src or src in runs.parents:
-        raise ValueError(f"--runs-dir {runs} is inside the source notebooks ({src}): executed copies would replace "
-                         f"them; choose another folder")
+        raise ValueError(f"the folder for executed copies, {runs} (--runs-dir, else the output folder's "
+                         f"reports/<profile>), is inside the source notebooks ({src}): they would replace them; choose "
+                         f"another --out-dir or --runs-dir")
     for n in names:
         nb = runs / f'{n}.ipynb'
         if nb.exists() and not _executed_copy(nb, n):

@@ -470,6 +470,10 @@ def resume(cls: Trainer, run_dir, overrides=None, images=None):
     seen = _checkpoint_listing(run_dir)          # before reading: `fit` checks, under the lock, that nothing moved
     path, ck = latest_checkpoint(run_dir)
     _check_fields(ck, path)
+    try: make_config(base=ck['config'])                  # the checkpoint's own settings, before the user's changes
+    except ValueError as e:
+        raise CheckpointError(f"{path}: the settings it records cannot be run ({e}): edited, or written by another "
+                              f"version of msdsm") from None
     cfg = make_config(base=ck['config'], overrides=overrides)
     if cfg.iterations < ck['step']:
         raise ValueError(f"iterations={cfg.iterations} is below the step this run has reached ({ck['step']}): a run "
@@ -501,7 +505,8 @@ _CKPT_FIELDS = dict(step=int, config=dict, model=dict, opt=dict, sched=dict, dat
 def _check_fields(ck: dict, path):
     "A checkpoint in msdsm's format holds every field a resume restores, with its type, and a step ≥ 0."
     bad = [k for k, t in _CKPT_FIELDS.items() if not isinstance(ck.get(k), t) or type(ck.get(k)) is bool]
-    if not bad and ck['step'] < 0: bad = ['step']
+    named = checkpoint_step(path)                   # ckpt-<step>.pt: its name and its step agree
+    if not bad and (ck['step'] < 0 or named is not None and ck['step'] != named): bad = ['step']
     if bad:
         raise CheckpointError(f"{path} lacks or has damaged fields ({', '.join(bad)}): it was edited or written by "
                               f"something else. Move it aside to resume from the checkpoint before it")
@@ -542,6 +547,16 @@ def _off_schedule(ck) -> str | None:
         return f"its learning rate {lrs} is not the {want:.6g} its schedule gives at step {step}"
 
 # %% ../nbs/07_train.ipynb #a173f6dc
+def _bad_moments(opt: dict) -> str | None:
+    "Adam's per-parameter state is finite, its second moment (a mean of squares) never negative."
+    for i, s in (opt.get('state') or {}).items():
+        if not isinstance(s, dict): return f"opt.state[{i}] is a {type(s).__name__} where a mapping belongs"
+        bad = next((k for k, v in s.items() if torch.is_tensor(v) and v.is_floating_point() and not v.isfinite().all()),
+                   None)
+        if bad: return f"opt.state[{i}].{bad} holds NaN or infinite values"
+        if torch.is_tensor(sq := s.get('exp_avg_sq')) and (sq < 0).any():
+            return f"opt.state[{i}].exp_avg_sq is negative, but Adam's second moment is a mean of squares"
+
 def _check_state(t, ck: dict, path):
     "A checkpoint's state is of the kinds a fresh trainer's is, its weights finite, its learning rate on schedule."
     ours = dict(model=t.model.state_dict(), ema=None if t.ema is None else t.ema.state_dict(),
@@ -549,7 +564,8 @@ def _check_state(t, ck: dict, path):
     problem = next((p for k, v in ours.items() if (p := _unlike(v, ck.get(k, _ABSENT), k))), None)
     weights = [(k, v) for part in ('model', 'ema') if isinstance(ck.get(part), dict) for k, v in ck[part].items()]
     bad = next((k for k, v in weights if torch.is_tensor(v) and v.is_floating_point() and not v.isfinite().all()), None)
-    problem = problem or (bad and f"the weights {bad} hold NaN or infinite values") or _off_schedule(ck)
+    problem = (problem or (bad and f"the weights {bad} hold NaN or infinite values") or _bad_moments(ck['opt'])
+               or _off_schedule(ck))
     if problem:
         raise CheckpointError(f"{path} was edited or damaged ({problem}): resuming from it would train from a state "
                               f"no run reached. Move it aside to resume from the checkpoint before it")

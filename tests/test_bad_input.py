@@ -297,6 +297,9 @@ def _cases(tmp: Path, done: Path):
         ('resume from a checkpoint without its data\'s fingerprint', ['train', '--resume', nofp, 'iterations=11'], 'damaged fields (data_fingerprint)', 2, [nofp]),
         ('resume from a checkpoint whose lr is text', ['train', '--resume', strlr, 'iterations=11'], 'lr is a str where a number belongs', 2, [strlr]),
         ('resume from a checkpoint whose lr is off its schedule', ['train', '--resume', biglr, 'iterations=11'], 'is not the', 2, [biglr]),
+        ('sample with a huge noise level', ['sample', MODEL, '--n', '2', '--steps', '5', '--sigma0', '1e300', '--out', f'{tmp}/s.png'], '--sigma0 must be at most 1', 2, []),
+        ('sample with a huge step size', ['sample', MODEL, '--n', '2', '--steps', '5', '--step-size', '1e300', '--out', f'{tmp}/s.png'], '--step-size must be at most 1', 2, []),
+        ('evaluate --weights that do not exist', ['evaluate', tmp / 'pm1.pt', '--rescale', 'signed', '--weights', tmp / 'no-such-file'], 'no such file', 2, []),
         ('diverging run, no checkpoint yet', ['train', *TINY, 'lr=1e10', 'iterations=40', f'out_dir={tmp}/nan'], 'nothing to resume', 1, []),
     ]
 

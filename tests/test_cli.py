@@ -112,3 +112,18 @@ def test_offline_download_of_feature_weights_is_explained(tmp_path, monkeypatch)
     with pytest.raises(FileNotFoundError, match=r"could not download this extractor's weights \(Name or service"):
         evaluate(torch.rand(30, 1, 32, 32), reference=torch.rand(30, 1, 32, 32), features='vgg16', metrics=('fid',),
                  cache_root=tmp_path / 'cache')
+
+
+def test_interrupted_bench_says_what_it_left(tmp_path):
+    "SIGTERM between cases: the JSON keeps the cases measured so far, marked incomplete, and the message says so."
+    import os, signal, subprocess, sys, time
+    out = tmp_path / 'b.json'
+    p = subprocess.Popen([*MSDSM, 'bench', '--device', 'cpu', '--quick', '--json', str(out)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, env={**os.environ, 'MSDSM_OFFLINE': '1'})
+    t0 = time.monotonic()
+    while not out.exists() and p.poll() is None and time.monotonic() - t0 < 300: time.sleep(0.05)
+    p.send_signal(signal.SIGTERM)
+    _, err = p.communicate(timeout=120)
+    rec = json.loads(out.read_text())
+    assert p.returncode == 143 and rec['complete'] is False and len(rec['cases']) == 1, (p.returncode, err, rec)
+    assert f'the cases measured so far are in {out}, marked "complete": false' in err and 'Traceback' not in err, err
