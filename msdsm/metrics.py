@@ -411,6 +411,8 @@ def format_metric(r: dict, k: str) -> str:
     return txt + f", n = {r['n_samples']}"
 
 # %% ../nbs/09_metrics.ipynb #50e3e775
+# Written out (a few lines of numpy) rather than importing statsmodels and scipy for them; they equal statsmodels'
+# proportion_confint(method='wilson') and scipy.stats.bootstrap's percentile interval (tests/test_libraries.py)
 def wilson_interval(k, n, z: float = 1.959964) -> list:
     "95 % Wilson score interval [lo, hi] of the proportion k/n (k may be an array; n > 0)."
     k, n = np.asarray(k, dtype=float), float(n)
