@@ -23,8 +23,7 @@ part() { local limit=$1 name=$2; shift 2; echo "== $name (limit ${limit}s): $*"
   timeout --signal=TERM "$limit" "$@" 2>&1 | tee "$OUT/$name.log"; echo "== $name exit ${PIPESTATUS[0]}"; }
 case "${1:-}" in
   profile)
-    part 200 profile "${RUN[@]}" benchmarks/profile_step.py --device "$DEVICE" "${PROF[@]}" --json "$OUT/profile.json" \
-      --run-dir /tmp/msdsm-profile
+    part 200 profile "${RUN[@]}" -m msdsm.cli bench --breakdown --device "$DEVICE" "${PROF[@]}" --json "$OUT/profile.json"
     part 330 levers "${RUN[@]}" benchmarks/levers.py --device "$DEVICE" "${LEV[@]}" --json "$OUT/levers.json" \
       --only "${VARIANTS[@]}" ;;
   autotune)

@@ -16,7 +16,7 @@ compilation or crashes costs only its own budget), and each is checked against f
     cudnn_benchmark    cuDNN picks its algorithms by timing them
     max_autotune       compile_mode=max-autotune (Triton convolution templates among the candidates); compile time kept
 
-Run on a GPU (one H100/H200), after `benchmarks/profile_step.py`:
+Run on a GPU (one H100/H200), after `msdsm bench --breakdown`:
 
     offline/python.sh benchmarks/levers.py --device cuda --json $OUT/levers.json [--langevin-batch 1024]
 
@@ -74,10 +74,9 @@ class Stem(torch.nn.Module):
 
 def run_one(name, device, width, batch, repeat, langevin_batch) -> dict:
     "One variant in this process: the step's time (median, CUDA events on a GPU), first-step time, the check."
-    from msdsm.bench import time_ms, _grad_check, _sync
+    from msdsm.bench import time_ms, _grad_check, _sync, recipe_trainer
     from msdsm.energy import build_energy
     from msdsm.langevin import fast_energy_grad
-    from profile_step import recipe_trainer
     v, dev = VARIANTS[name], torch.device(device)
     torch.backends.cudnn.benchmark = bool(v.get('cudnn_benchmark'))
     torch.manual_seed(0)

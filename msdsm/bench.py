@@ -16,7 +16,8 @@ from .train import Trainer, make_config
 
 # %% auto #0
 __all__ = ['GRAD_TOL', 'LANGEVIN_TOL', 'time_ms', 'count_flops', 'peak_bf16_tflops', 'reference_train_step',
-           'reference_langevin_step', 'bench_train', 'bench_langevin', 'format_table', 'bench_case', 'run_bench']
+           'reference_langevin_step', 'bench_train', 'bench_langevin', 'format_table', 'bench_case', 'run_bench',
+           'ConvTimer', 'recipe_trainer', 'eager_breakdown', 'compiled_profile', 'breakdown_table', 'run_breakdown']
 
 # %% ../nbs/14_bench.ipynb #77a3d08e
 def _sync(dev):
@@ -278,6 +279,119 @@ def run_bench(device='auto', json_path=None, quick=False, only=None, repeat=20, 
           (f" · measured bf16 matmul peak {res['peak_bf16_tflops_measured']:.0f} TFLOP/s"
            if res['peak_bf16_tflops_measured'] else ''))
     print(format_table(res))
+    res['complete'] = True
+    if json_path: _write_json(json_path, res); print(f"wrote {json_path}")
+    return res
+
+# %% ../nbs/14_bench.ipynb #77a07282
+from torch.utils._python_dispatch import TorchDispatchMode
+
+class ConvTimer(TorchDispatchMode):
+    "Times every convolution op (synchronised) with its shapes, strides, memory format and the current `phase`."
+    OPS = {'convolution', 'convolution_backward'}
+    def __init__(self, device):
+        super().__init__(); self.device, self.phase, self.rows = torch.device(device), 'setup', []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func._overloadpacket.__name__ not in self.OPS: return func(*args, **(kwargs or {}))
+        _sync(self.device); t = time.perf_counter()
+        out = func(*args, **(kwargs or {}))
+        _sync(self.device); ms = 1e3 * (time.perf_counter() - t)
+        ts = [a for a in args if isinstance(a, torch.Tensor)][:3]
+        fmt = lambda x: ('channels_last' if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
+                         and not x.is_contiguous() else 'contiguous' if x.is_contiguous() else 'strided')
+        self.rows.append(dict(phase=self.phase, op=func._overloadpacket.__name__, ms=ms,
+                              shapes=[list(x.shape) for x in ts], strides=[list(x.stride()) for x in ts],
+                              formats=[fmt(x) for x in ts], dtype=str(ts[0].dtype)))
+        return out
+
+def recipe_trainer(width, batch, device, run_dir, model=None, **overrides):
+    "A Trainer of the `fmnist-paper` recipe (or `model`) on random uint8 images (speed does not depend on the pixels)."
+    imgs = torch.randint(0, 256, (max(4 * batch, 512), 1, 32, 32), dtype=torch.uint8)
+    cfg = make_config('fmnist-paper', overrides=[dict(width=width, batch_size=batch, iterations=10 ** 6, progress=False,
+                                                      device=str(device), out_dir=str(run_dir), sample_every=0,
+                                                      **overrides)])
+    return Trainer(cfg, images=imgs, model=model)
+
+# %% ../nbs/14_bench.ipynb #d2dfa24a
+def eager_breakdown(width, batch, device, run_dir) -> list:
+    "ConvTimer's rows for one eager MDSM step, each convolution tagged with its phase; the loss checked (mdsm_loss)."
+    from msdsm.shell import add_noise
+    t = recipe_trainer(width, batch, device, run_dir, compile=False)
+    t.train_step()                                                   # warm-up (cuDNN chooses its algorithms)
+    x, noise, sig = t._batch()
+    timer, bf16 = ConvTimer(t.device), t.precision == 'bf16'
+    with timer, torch.autocast(t.device.type, dtype=torch.bfloat16, enabled=bf16):
+        x_noisy = add_noise(x, sig, noise).requires_grad_(True)
+        timer.phase = 'forward'
+        e = t.model(x_noisy).sum()
+        timer.phase = 'input gradient'
+        (g,) = torch.autograd.grad(e, x_noisy, create_graph=True)
+        loss = ((x - x_noisy) / t.cfg.sigma0 ** 2 + g).pow(2).flatten(1).sum(1).div(sig ** 2).mean()
+        timer.phase = 'double backward'
+        loss.backward()
+    with torch.autocast(t.device.type, dtype=torch.bfloat16, enabled=bf16):       # what was timed is the MDSM loss
+        ref = mdsm_loss(t.model, x, sig, t.cfg.sigma0, noise=noise).mean()
+    tol = GRAD_TOL['bf16' if bf16 else 'fp32'][0]
+    if not torch.allclose(loss.detach().float(), ref.detach().float(), rtol=tol):
+        raise RuntimeError(f"the timed step's loss {loss.item():.6g} is not mdsm_loss's {ref.item():.6g}")
+    return timer.rows
+
+# %% ../nbs/14_bench.ipynb #4fca51a8
+def compiled_profile(width, batch, device, run_dir, steps=5, top=15) -> dict:
+    "Top kernels and aten ops (with input shapes) of a few compiled training steps, as training runs them."
+    from torch.profiler import profile, ProfilerActivity
+    t = recipe_trainer(width, batch, device, run_dir, compile=True)
+    for _ in range(3): t.train_step()
+    cuda = t.device.type == 'cuda'
+    _sync(t.device); wall = time.perf_counter()
+    acts = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profile(activities=acts, record_shapes=True) as p:
+        for _ in range(steps): t.train_step()
+        _sync(t.device)
+    wall = 1e3 * (time.perf_counter() - wall) / steps
+    key = 'self_device_time_total' if cuda else 'self_cpu_time_total'
+    ms = lambda e: getattr(e, key, 0) / 1e3 / steps
+    row = lambda e: dict(name=e.key[:120], calls=e.count // steps, ms_per_step=ms(e),
+                         shapes=[list(s) for s in (e.input_shapes or []) if s][:3])
+    kernels = sorted(p.key_averages(), key=lambda e: -ms(e))
+    by_shape = sorted(p.key_averages(group_by_input_shape=True), key=lambda e: -ms(e))
+    on = 'CUDA' if cuda else 'CPU'
+    device = sum(ms(e) for e in p.key_averages() if e.device_type.name == on)
+    return dict(ms_per_step_wall=wall, device_ms_per_step=device,
+                top_kernels=[row(e) for e in kernels[:top]],
+                top_ops_by_shape=[row(e) for e in by_shape if e.key.startswith('aten::')][:top])
+
+# %% ../nbs/14_bench.ipynb #128920c3
+def breakdown_table(rows) -> str:
+    "Markdown: the 20 slowest convolutions with their phase, shapes, memory format and input strides."
+    lines = ['| phase | op | ms | input shape | weight shape | memory format | input strides |',
+             '|---|---|---|---|---|---|---|']
+    for r in sorted(rows, key=lambda r: -r['ms'])[:20]:
+        s = r['shapes'] + [[]] * 3
+        weight = s[1] if r['op'] == 'convolution' else s[2]
+        lines.append(f"| {r['phase']} | {r['op']} | {r['ms']:.3f} | {s[0]} | {weight} | {', '.join(r['formats'])} | "
+                     f"{r['strides'][0]} |")
+    return '\n'.join(lines)
+
+def run_breakdown(device='auto', width=64, batches=(128, 256), steps=10, json_path=None, force=False) -> dict:
+    "Both views at each batch size; prints the tables, and keeps the JSON as each batch size ends."
+    dev = torch.device(device if device != 'auto' else ('cuda' if torch.cuda.is_available() else 'cpu'))
+    res = dict(device=torch.cuda.get_device_name(dev) if dev.type == 'cuda' else platform.processor() or 'cpu',
+               torch=str(torch.__version__), width=width, complete=False, cases=[])
+    with tempfile.TemporaryDirectory() as runs:
+        for b in batches:
+            rows = eager_breakdown(width, b, dev, Path(runs) / f'eager-{b}')
+            phases = {p: sum(r['ms'] for r in rows if r['phase'] == p) for p in ('forward', 'input gradient',
+                                                                                 'double backward')}
+            comp = compiled_profile(width, b, dev, Path(runs) / f'compiled-{b}', steps=steps)
+            res['cases'].append(dict(batch=b, convolutions=rows, conv_ms_by_phase=phases, compiled=comp))
+            print(f"\n## batch {b}: compiled step {comp['ms_per_step_wall']:.2f} ms wall, "
+                  f"{comp['device_ms_per_step']:.2f} ms device; eager convolution time by phase: "
+                  + ', '.join(f"{p} {v:.2f} ms" for p, v in phases.items()))
+            print(breakdown_table(rows)); print('\ntop kernels (compiled step):')
+            for k in comp['top_kernels'][:10]: print(f"  {k['ms_per_step']:8.3f} ms  ×{k['calls']:<3d} {k['name']}")
+            if json_path: _write_json(json_path, res, replace=force or len(res['cases']) > 1)
     res['complete'] = True
     if json_path: _write_json(json_path, res); print(f"wrote {json_path}")
     return res

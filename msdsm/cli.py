@@ -180,10 +180,19 @@ def _finite(v) -> bool:
     return all(_finite(u) for u in v.values()) if isinstance(v, dict) else not isinstance(v, float) or math.isfinite(v)
 
 def _bench(a):
-    from msdsm.bench import run_bench
+    from msdsm.bench import run_bench, run_breakdown
     from msdsm.core import resolve_device
     from msdsm.io import refuse_overwrite
+    check_options(('--width', a.width, '[1, 16384]'), ('--steps', a.steps, '[1, 1e6]'),
+                  *(('--batch', b, '[1, 1e6]') for b in a.batch or []))
+    if not a.breakdown and (a.width is not None or a.batch or a.steps is not None):
+        raise ValueError("--width, --batch and --steps set the size of --breakdown; add --breakdown, or drop them")
+    if a.breakdown and (a.only or a.quick):
+        raise ValueError("--only and --quick choose the cases of the reference comparison; --breakdown has none")
     if a.json: refuse_overwrite(Path(a.json), a.force, 'benchmark results')
+    if a.breakdown:
+        return run_breakdown(resolve_device(a.device), a.width or 64, a.batch or (128, 256), a.steps or 10, a.json,
+                             a.force)
     res = run_bench(device=resolve_device(a.device), json_path=a.json, quick=a.quick, only=a.only, force=a.force)
     failed = [f"{c['kind']} {c['arch']}-{c['width']}" for c in res['cases'] if not c['check']['passed']]
     if failed: raise RuntimeError(f"the fast path disagrees with the reference for {', '.join(failed)} (see the table)")
@@ -241,6 +250,12 @@ def build_parser():
     b.add_argument('--device', default='auto'); b.add_argument('--json'); b.add_argument('--quick', action='store_true')
     b.add_argument('--force', action='store_true', help='replace --json if it exists')
     b.add_argument('--only', nargs='+', choices=('train', 'langevin'), help='train and/or langevin')
+    b.add_argument('--breakdown', action='store_true',
+                   help="where the training step's time goes: each convolution by phase, and the compiled step's "
+                        "top kernels")
+    b.add_argument('--width', type=int, help='--breakdown: network width (default 64)')
+    b.add_argument('--batch', type=int, nargs='+', help='--breakdown: batch sizes (default 128 256)')
+    b.add_argument('--steps', type=int, help='--breakdown: compiled steps profiled (default 10)')
     b.set_defaults(fn=_bench)
     return p
 

@@ -300,6 +300,9 @@ def _cases(tmp: Path, done: Path):
         ('sample with a huge noise level', ['sample', MODEL, '--n', '2', '--steps', '5', '--sigma0', '1e300', '--out', f'{tmp}/s.png'], '--sigma0 must be at most 1', 2, []),
         ('sample with a huge step size', ['sample', MODEL, '--n', '2', '--steps', '5', '--step-size', '1e300', '--out', f'{tmp}/s.png'], '--step-size must be at most 1', 2, []),
         ('evaluate --weights that do not exist', ['evaluate', tmp / 'pm1.pt', '--rescale', 'signed', '--weights', tmp / 'no-such-file'], 'no such file', 2, []),
+        ('bench sizes without --breakdown', ['bench', '--device', 'cpu', '--width', '8'], 'add --breakdown, or drop them', 2, []),
+        ('bench --breakdown with a batch of zero', ['bench', '--breakdown', '--device', 'cpu', '--batch', '8', '0'], '--batch must be at least 1', 2, []),
+        ('bench --breakdown with --only', ['bench', '--breakdown', '--device', 'cpu', '--only', 'train'], '--breakdown has none', 2, []),
         ('diverging run, no checkpoint yet', ['train', *TINY, 'lr=1e10', 'iterations=40', f'out_dir={tmp}/nan'], 'nothing to resume', 1, []),
     ]
 

@@ -1,13 +1,14 @@
-"The GPU profiling script (benchmarks/profile_step.py) at tiny size on the CPU: both views produce their tables."
-import json, sys
-from conftest import run, ROOT
+"`msdsm bench --breakdown` at tiny size on the CPU: both views (convolutions by phase, compiled kernels) are produced."
+import json
+from conftest import run, MSDSM
 
-def test_profile_step_tiny(tmp_path):
+def test_breakdown_tiny(tmp_path):
     out = tmp_path / 'p.json'
-    p = run(sys.executable, ROOT / 'benchmarks' / 'profile_step.py', '--device', 'cpu', '--width', '8', '--batch', '8',
-            '--steps', '2', '--json', out, '--run-dir', tmp_path / 'runs', timeout=600)
+    p = run(*MSDSM, 'bench', '--breakdown', '--device', 'cpu', '--width', '8', '--batch', '8', '--steps', '2',
+            '--json', out, timeout=600)
     r = json.loads(out.read_text())
     (case,) = r['cases']
+    assert r['complete'] is True
     phases = {c['phase'] for c in case['convolutions']}
     assert phases == {'forward', 'input gradient', 'double backward'}, phases
     # Res12: stem + 6 blocks × 3 convolutions = 19 forward convolutions
