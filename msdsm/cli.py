@@ -276,12 +276,18 @@ def _install_signals() -> dict:
     _ORDER = SignalOrder().__enter__()
     return {s: signal.signal(s, _interrupt_now) for s in (signal.SIGINT, signal.SIGTERM)}
 
+def _one_line(message, category, filename, lineno, line=None) -> str:
+    "A warning as its user needs it: one line of what it is about, not the library's source line."
+    return f"{'note' if category is UserWarning else category.__name__}: {message}\n"
+
 def main(argv=None):
     "The `msdsm` command; `argv=None` means this process *is* the command (its own arguments, its own exit)."
     global _ORDER
-    old = _install_signals()
+    old, shown = _install_signals(), warnings.formatwarning
+    warnings.formatwarning = _one_line
     try: _main(argv)
     finally:            # a called main() gives its caller's handlers back; a command ignores signals while it exits,
+        warnings.formatwarning = shown
         for s, h in old.items(): signal.signal(s, h if argv is not None else signal.SIG_IGN)   # keeping its status
         if _ORDER and old: _ORDER.__exit__(); _ORDER = None
 

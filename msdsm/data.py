@@ -68,7 +68,11 @@ def _repo_data_dir():
 
 def data_roots(root=None, name='fashion_mnist'):
     "Folders searched for data set `name`, in order, as (path, why) pairs."
-    if root is not None: return [(Path(root), 'root argument')]     # a named folder is the only one searched
+    if root is not None:                                            # a named folder is the only one searched
+        if Path(root).exists() and not Path(root).is_dir():
+            raise ValueError(f"{root} is a file, not a folder: name the folder that holds the {name} files "
+                             f"(--data-dir, root=)")
+        return [(Path(root), 'root argument')]
     roots = []
     if os.environ.get('MSDSM_DATA'): roots.append((Path(os.environ['MSDSM_DATA']), '$MSDSM_DATA'))
     roots.append((Path('data').resolve(), './data'))

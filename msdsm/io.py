@@ -194,7 +194,9 @@ def load_checkpoint(path, map_location='cpu') -> dict:
 def latest_checkpoint(run_dir):
     "The newest checkpoint of `run_dir` that loads; corrupt newer files are skipped with a warning."
     cks = list_checkpoints(run_dir)
-    if not cks: raise CheckpointError(f"No checkpoints in {Path(run_dir) / 'checkpoints'}: nothing to resume.")
+    if not cks:
+        raise CheckpointError(f"No checkpoints in {Path(run_dir) / 'checkpoints'}: nothing to resume (a run stopped "
+                              f"before its first checkpoint: start it again, with --overwrite to replace what it left)")
     for p in reversed(cks):
         try: return p, load_checkpoint(p)
         except CheckpointError as e: warnings.warn(f"skipping unreadable checkpoint: {e}")
@@ -240,6 +242,9 @@ def _strip_prefixes(sd: dict) -> dict:
         out[k.replace('._orig_mod.', '.')] = v
     return out
 
+def _umask() -> int:
+    m = os.umask(0); os.umask(m); return m
+
 def save_energy(model: EnergyNet, folder, meta: dict | None = None, dtype=None, max_shard_mb: float | None = None):
     "Write `energy.json` and `energy*.safetensors` (optionally cast to `dtype` and sharded) into `folder`."
     from safetensors.torch import save_file
@@ -269,7 +274,8 @@ def save_energy(model: EnergyNet, folder, meta: dict | None = None, dtype=None, 
     except Exception as e:                  # safetensors reports a full disk as its own SafetensorError
         for tmp in temps.values(): tmp.unlink(missing_ok=True)
         raise write_failure(final, e, f"the previous export in {folder}, if any, is intact") from e
-    for final, tmp in temps.items(): os.replace(tmp, final)
+    mode = 0o666 & ~_umask()            # safetensors writes its files private (0600); an export is shared like the rest
+    for final, tmp in temps.items(): os.chmod(tmp, mode); os.replace(tmp, final)
     atomic_write(folder / 'energy.json', lambda f: f.write(json.dumps(cfg, indent=2, default=str).encode()))
     for old in folder.glob('energy*.safetensors'):
         if old.name not in names: old.unlink()

@@ -414,6 +414,7 @@ def state_dict(self: Trainer):
                 model=self.model.state_dict(), ema=None if self.ema is None else self.ema.state_dict(),
                 opt=self.opt.state_dict(), sched=self.sched.state_dict(), data=self.data.state_dict(),
                 data_fingerprint=self.data_fingerprint,
+                loss_acc=self.loss_acc.detach().cpu(), acc_n=self.acc_n,     # the log's mean since its last line
                 noise_gen=self.noise_gen.get_state(), torch_rng=torch.get_rng_state(), cuda_rng=cuda_rng,
                 version=msdsm.__version__, git=git_commit(), torch_version=str(torch.__version__), time=time.time())
 
@@ -440,6 +441,7 @@ def load_state_dict(self: Trainer, ck):
     torch.set_rng_state(ck['torch_rng'])
     if ck.get('cuda_rng') is not None and torch.cuda.is_available(): torch.cuda.set_rng_state_all(ck['cuda_rng'])
     self.step, self.skipped, self.resumed = ck['step'], ck.get('skipped', 0), True
+    if 'loss_acc' in ck: self.loss_acc.copy_(ck['loss_acc']); self.acc_n = ck['acc_n']
     schedule_keys = ('lr', 'lr_min', 'lr_schedule', 'iterations')
     if any(ck['config'].get(k) != getattr(self.cfg, k) for k in schedule_keys):   # a changed schedule takes effect
         lam = _lr_lambda(self.cfg)
@@ -557,6 +559,52 @@ def _bad_moments(opt: dict) -> str | None:
         if torch.is_tensor(sq := s.get('exp_avg_sq')) and (sq < 0).any():
             return f"opt.state[{i}].exp_avg_sq is negative, but Adam's second moment is a mean of squares"
 
+# %% ../nbs/07_train.ipynb #54ab713d
+_ADAM_FLAGS = ('amsgrad', 'maximize', 'capturable', 'differentiable', 'decoupled_weight_decay')
+
+def _unlike_settings(t, ck: dict) -> str | None:
+    "What a run sets itself — Adam's settings but the rate, which parameters it holds, the architecture — as t sets it."
+    ours, theirs = t.opt.state_dict()['param_groups'], ck['opt'].get('param_groups', [])
+    if len(theirs) != len(ours): return f"opt holds {len(theirs)} parameter groups, not {len(ours)}"
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        for k in ('betas', 'eps', 'weight_decay', 'params', *_ADAM_FLAGS):
+            if k in a and k in b and b[k] != a[k]:
+                return f"opt.param_groups[{i}].{k} is {b[k]!r}, not the {a[k]!r} this run's settings give"
+        bad = next((k for k in ('foreach', 'fused') if b.get(k) not in (None, True, False)), None)
+        if bad: return f"opt.param_groups[{i}].{bad} is {b[bad]!r}, not a flag"
+    mc = ck.get('model_config')
+    if mc is not None and isinstance(t.model, EnergyNet) and mc != t.model.config:
+        return f"model_config {mc} is not the network its config describes ({t.model.config})"
+    if not isinstance(ck.get('skipped', 0), int) or not 0 <= ck.get('skipped', 0) <= ck['step']:
+        return f"skipped is {ck.get('skipped')!r}, not a count of steps in [0, {ck['step']}]"
+
+# %% ../nbs/07_train.ipynb #f3b8effa
+def _unlike_moments(t, ck: dict) -> str | None:
+    "Adam's moments: one pair per parameter, of its shape, each counting the optimiser steps the run has taken."
+    n, state, params = ck['step'] - ck.get('skipped', 0), ck['opt'].get('state') or {}, t.params
+    if n > 0 and sorted(state, key=str) != sorted(range(len(params)), key=str):
+        return f"opt.state holds moments for {len(state)} of the {len(params)} parameters"
+    for i, s in state.items():
+        if not (isinstance(i, int) and 0 <= i < len(params) and isinstance(s, dict)):
+            return f"opt.state[{i!r}] is no parameter's"
+        for k in ('exp_avg', 'exp_avg_sq'):
+            if torch.is_tensor(s.get(k)) and s[k].shape != params[i].shape:
+                return f"opt.state[{i}].{k} has shape {tuple(s[k].shape)}, not its parameter's {tuple(params[i].shape)}"
+        steps = s.get('step')
+        if torch.is_tensor(steps) and steps.numel() == 1 and not 0 <= float(steps) <= n:
+            return f"opt.state[{i}].step is {float(steps):g}, but the run has taken {n} optimiser steps"
+
+def _unlike_run(ck: dict, path) -> str | None:
+    "Settings no resume may change are those the run's own config.yaml records."
+    f = Path(path).parent.parent / 'config.yaml'
+    try: mine = f.read_bytes().startswith(CONFIG_HEADER) and read_yaml(f.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError): mine = None
+    if not isinstance(mine, dict): return None                       # no record of its own to compare with
+    fixed = [k for k, v in ck['config'].items() if k not in RESUME_OVERRIDES and k != 'out_dir' and k in mine]
+    bad = next((k for k in fixed if mine[k] != ck['config'][k]), None)
+    if bad: return f"its config says {bad}={ck['config'][bad]!r}, but the run's config.yaml says {mine[bad]!r}"
+
+# %% ../nbs/07_train.ipynb #015ae825
 def _check_state(t, ck: dict, path):
     "A checkpoint's state is of the kinds a fresh trainer's is, its weights finite, its learning rate on schedule."
     ours = dict(model=t.model.state_dict(), ema=None if t.ema is None else t.ema.state_dict(),
@@ -565,7 +613,7 @@ def _check_state(t, ck: dict, path):
     weights = [(k, v) for part in ('model', 'ema') if isinstance(ck.get(part), dict) for k, v in ck[part].items()]
     bad = next((k for k, v in weights if torch.is_tensor(v) and v.is_floating_point() and not v.isfinite().all()), None)
     problem = (problem or (bad and f"the weights {bad} hold NaN or infinite values") or _bad_moments(ck['opt'])
-               or _off_schedule(ck))
+               or _unlike_settings(t, ck) or _unlike_moments(t, ck) or _unlike_run(ck, path) or _off_schedule(ck))
     if problem:
         raise CheckpointError(f"{path} was edited or damaged ({problem}): resuming from it would train from a state "
                               f"no run reached. Move it aside to resume from the checkpoint before it")
@@ -837,9 +885,10 @@ def _claim_folder(self: Trainer, overwrite: bool):
                              f"{foreign} is not that: move it out of the run folder, then resume; nothing written")
     if old and not self.resumed:
         if not overwrite:
+            how = (f"Continue it with `msdsm train --resume {self.run_dir}`, pick" if list_checkpoints(self.run_dir)
+                   else "It stopped before its first checkpoint, so there is nothing to resume: pick")
             raise RunFolderError(f"{self.run_dir} already holds another run ({', '.join(p.name for p in old)}). "
-                                 f"Continue it with `msdsm train --resume {self.run_dir}`, pick a new out_dir, or "
-                                 f"replace it with --overwrite (overwrite=True).")
+                                 f"{how} a new out_dir, or replace it with --overwrite (overwrite=True).")
         if foreign := _not_ours(self.run_dir):
             raise RunFolderError(f"--overwrite removes only what msdsm train wrote, and {foreign} is not that: move "
                                  f"it, or pick a new out_dir; nothing removed")

@@ -111,23 +111,36 @@ def unpack(files, root: Path) -> list:
     return placed
 
 
-def _option(args: list, name: str, default=None):
-    "The value after `name` in args (removing both), or default."
-    if name not in args: return default
-    i = args.index(name); value = args[i + 1]; del args[i:i + 2]; return value
+def main(argv=None) -> int:
+    "The command line: resolve | list | unpack; a usage error or an unreadable input is one line and exit 2."
+    import argparse, tarfile
+    ap = argparse.ArgumentParser(prog='offline/kit.py', description=__doc__.splitlines()[0])
+    sub = ap.add_subparsers(dest='cmd', required=True)
+    r = sub.add_parser('resolve', help='complete a wheel folder with the dependencies the node lacks (needs PyPI)')
+    r.add_argument('folder', type=Path); r.add_argument('--have', type=Path, help='packages the node has (pip freeze)')
+    r.add_argument('--python', default=PYTHON, help=f"the node's Python, X.Y (default {PYTHON})")
+    sub.add_parser('list', help='the wheels in a folder').add_argument('folder', type=Path)
+    u = sub.add_parser('unpack', help='results packed by offline/reproduce.sh, into a checkout')
+    u.add_argument('files', nargs='+', type=Path); u.add_argument('--root', type=Path, default=HERE.parent)
+    a = ap.parse_args(argv)
+    try:
+        if a.cmd in ('resolve', 'list') and not a.folder.is_dir():
+            raise ValueError(f"{a.folder} is not a folder of wheels: `make offline-kit` creates and fills one")
+        if a.cmd == 'resolve':
+            if not re.fullmatch(r'3\.\d{1,2}', a.python): raise ValueError(f"--python {a.python!r}: give X.Y, e.g. 3.12")
+            have = read_names(a.have or HERE / 'node-packages.txt')
+            if not any(a.folder.glob('torchvision-*.whl')): _pip_download(['torchvision'], a.folder, a.python)
+            print(f"fetched dependencies: {', '.join(resolve(a.folder, have, python=a.python)) or 'none'}")
+        elif a.cmd == 'list':
+            for w in sorted(a.folder.glob('*.whl')): print(w.name)
+        else:
+            missing = [str(f) for f in a.files if not f.is_file()]
+            if missing: raise ValueError(f"no such file: {', '.join(missing)}")
+            for name in unpack(a.files, a.root): print(name)
+    except (ValueError, OSError, UnicodeDecodeError, tarfile.TarError, EOFError, subprocess.CalledProcessError) as e:
+        print(f"offline/kit.py {a.cmd}: error: {e}", file=sys.stderr); return 2
+    return 0
 
 
 if __name__ == '__main__':
-    cmd, args = sys.argv[1], sys.argv[2:]
-    if cmd == 'resolve':
-        have_f, python = _option(args, '--have'), _option(args, '--python', PYTHON)
-        folder = Path(args[0])
-        have = read_names(Path(have_f) if have_f else HERE / 'node-packages.txt')
-        if not any(folder.glob('torchvision-*.whl')): _pip_download(['torchvision'], folder, python)
-        print(f"fetched dependencies: {', '.join(resolve(folder, have, python=python)) or 'none'}")
-    elif cmd == 'list':
-        for w in sorted(Path(args[0]).glob('*.whl')): print(w.name)
-    elif cmd == 'unpack':
-        root = Path(_option(args, '--root', HERE.parent))
-        for name in unpack(args, root): print(name)
-    else: sys.exit(f"usage: {sys.argv[0]} resolve|list|unpack …  (see the docstring)")
+    sys.exit(main())

@@ -14,6 +14,10 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-offline-out}; PROFILE=${PROFILE:-paper}; KIT=${KIT:-.offline-kit}; DATA=${DATA:-.carry/data}; LIMIT_S=${LIMIT_S:-480}
 PART_SIZE=${PART_SIZE:-15M}
 [ $# -ge 1 ] || { echo "usage: $0 EXPERIMENT [EXPERIMENT…]" >&2; exit 2; }
+numfmt --from=iec "$PART_SIZE" >/dev/null 2>&1 || { echo "PART_SIZE=$PART_SIZE: give a size such as 15M or 500K" >&2; exit 2; }
+for e in "$@"; do
+  [ -f "nbs/experiments/$e.ipynb" ] || { echo "unknown experiment $e; known: $(cd nbs/experiments && ls *.ipynb | sed 's/\.ipynb$//' | tr '\n' ' ')" >&2; exit 2; }
+done
 mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
 T0=$(date +%s)
 
@@ -32,7 +36,9 @@ echo "reproduce exit status $RC after $(( $(date +%s) - T0 )) s" | tee -a "$OUT/
 
 # 3. Pack: one tar.gz of figures/, results/, reports/ (split into parts of PART_SIZE if larger).
 NAME="$PROFILE-$(IFS=-; echo "$*")"
-( cd "$WORK" && tar czf "$OUT/$NAME.tar.gz" $(ls -d figures/"$PROFILE" results/"$PROFILE" reports 2>/dev/null) )
+MADE=$(cd "$WORK" && ls -d figures/"$PROFILE" results/"$PROFILE" reports 2>/dev/null)
+[ -n "$MADE" ] || { echo "nothing to pack: the run made no figures, results or reports (see $OUT/reproduce.log)" >&2; exit "$((RC ? RC : 1))"; }
+( cd "$WORK" && tar czf "$OUT/$NAME.tar.gz" $MADE )
 if [ "$(stat -c %s "$OUT/$NAME.tar.gz")" -gt "$(numfmt --from=iec "$PART_SIZE")" ]; then
   split -b "$PART_SIZE" -d "$OUT/$NAME.tar.gz" "$OUT/$NAME.tar.gz.part" && rm "$OUT/$NAME.tar.gz"
 fi

@@ -168,7 +168,14 @@ def _cases(tmp: Path, done: Path):
     nofp = edited_run('nofp', lambda c: c.pop('data_fingerprint'))
     strlr = edited_run('strlr', lambda c: c['opt']['param_groups'][0].update(lr='0.001'))
     biglr = edited_run('biglr', lambda c: c['opt']['param_groups'][0].update(lr=1e30))
+    # a run killed inside its first checkpoint write: checkpoints/ holds only the dead writer's temp file
+    import socket
+    dead = tmp / 'dead'; (dead / 'checkpoints').mkdir(parents=True); (dead / 'log.jsonl').write_text('')
+    (dead / 'checkpoints' / f'.ckpt-00000001.pt.msdsm-4194311.{socket.gethostname()}.tmp').write_bytes(b'PK\x03\x04half')
     return [
+        ('--data-dir that is a file', ['train', *TINY, '--data-dir', tmp / 'afile', f'out_dir={tmp}/df'], 'is a file, not a folder', 2, []),
+        ('a new run where one died before its first checkpoint', ['train', *TINY, 'iterations=2', f'out_dir={dead}'], 'stopped before its first checkpoint', 2, [dead]),
+        ('resume of a run that died before its first checkpoint', ['train', '--resume', dead], 'start it again, with --overwrite', 2, [dead]),
         ('--overwrite of a torch checkpoint not in msdsm\'s format', ['train', *TINY, 'iterations=2', f'out_dir={fck}', '--overwrite'], refused, 2, [fck]),
         ('--overwrite of a log with a line of someone\'s', ['train', *TINY, 'iterations=2', f'out_dir={flog}', '--overwrite'], refused, 2, [flog]),
         ('--overwrite of notes in energy/', ['train', *TINY, 'iterations=2', f'out_dir={fnotes}', '--overwrite'], refused, 2, [fnotes]),

@@ -50,3 +50,20 @@ def test_node_packages_are_read_as_pip_freeze_prints_them(tmp_path):
     (tmp_path / 'have.txt').write_text('# the node\nNumPy==2.1.0\ntyping_extensions>=4\nscipy ; python_version > "3"\n\n')
     assert kit.read_names(tmp_path / 'have.txt') == {'numpy', 'typing-extensions', 'scipy'}
     assert {'torch', 'numpy', 'safetensors'} <= kit.read_names(ROOT / 'offline' / 'node-packages.txt')
+
+
+def test_usage_errors_are_one_line_and_create_nothing(tmp_path):
+    "Bad arguments to the offline tools: a one-line reason, exit 2, no traceback, nothing made."
+    kit_py = ROOT / 'offline' / 'kit.py'
+    (tmp_path / 'binary').write_bytes(bytes(range(256)))
+    cases = [([sys.executable, kit_py, 'resolve', tmp_path / 'nope'], 'is not a folder of wheels'),
+             ([sys.executable, kit_py, 'resolve', tmp_path, '--have', tmp_path / 'binary'], "codec can't decode"),
+             ([sys.executable, kit_py, 'resolve', tmp_path, '--python', 'abc'], 'give X.Y'),
+             ([sys.executable, kit_py, 'unpack', tmp_path / 'none.tar.gz'], 'no such file'),
+             ([sys.executable, kit_py, 'unpack', tmp_path / 'binary'], 'error:'),
+             (['bash', ROOT / 'offline' / 'reproduce.sh', 'nosuchexp'], 'unknown experiment nosuchexp; known: ablation'),
+             (['bash', ROOT / 'offline' / 'reproduce.sh', 'data_overview'], 'PART_SIZE=abc: give a size')]
+    for args, text in cases:
+        p = run(*args, check=False, env={'OUT': str(tmp_path / 'out'), 'PART_SIZE': 'abc' if 'data_overview' in args else '15M'})
+        assert p.returncode == 2 and text in p.stderr and 'Traceback' not in p.stderr, (args, p.returncode, p.stderr)
+    assert not (tmp_path / 'nope').exists() and not (tmp_path / 'out').exists()
