@@ -380,7 +380,6 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'msdsm.train.Trainer.train_step': ('train.html#trainer.train_step', 'msdsm/train.py'),
                              'msdsm.train.TrainingInterrupted': ('train.html#traininginterrupted', 'msdsm/train.py'),
                              'msdsm.train.TrainingInterrupted.__init__': ('train.html#traininginterrupted.__init__', 'msdsm/train.py'),
-                             'msdsm.train._bad_moments': ('train.html#_bad_moments', 'msdsm/train.py'),
                              'msdsm.train._check_config': ('train.html#_check_config', 'msdsm/train.py'),
                              'msdsm.train._check_fields': ('train.html#_check_fields', 'msdsm/train.py'),
                              'msdsm.train._check_ranges': ('train.html#_check_ranges', 'msdsm/train.py'),

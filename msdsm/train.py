@@ -472,7 +472,7 @@ def resume(cls: Trainer, run_dir, overrides=None, images=None):
     seen = _checkpoint_listing(run_dir)          # before reading: `fit` checks, under the lock, that nothing moved
     path, ck = latest_checkpoint(run_dir)
     _check_fields(ck, path)
-    try: make_config(base=ck['config'])                  # the checkpoint's own settings, before the user's changes
+    try: own = make_config(base=ck['config'])            # the checkpoint's own settings, before the user's changes
     except ValueError as e:
         raise CheckpointError(f"{path}: the settings it records cannot be run ({e}): edited, or written by another "
                               f"version of msdsm") from None
@@ -490,7 +490,7 @@ def resume(cls: Trainer, run_dir, overrides=None, images=None):
                          f"run. Start a new run instead (these can change on resume: {', '.join(RESUME_OVERRIDES)})")
     cfg.out_dir = str(run_dir)
     t = cls(cfg, images=images)
-    _check_state(t, ck, path)
+    _check_state(t, ck, path, own)
     try: t.load_state_dict(ck)
     except CheckpointError: raise
     except (KeyError, TypeError, ValueError, RuntimeError, IndexError, AttributeError) as e:
@@ -539,25 +539,13 @@ def _unlike(ours, theirs, where: str):
     else: return None
     return next((p for w, a, b in pairs if (p := _unlike(a, b, w))), None)
 
-def _off_schedule(ck) -> str | None:
+def _off_schedule(ck, c: Config) -> str | None:
     "Its learning rates are those its own schedule gives at its step: an edited lr or scheduler step is found here."
-    c = make_config(base=ck['config'])
     want, step = c.lr * _lr_lambda(c)(ck['step']), ck['step']
     if ck['sched'].get('last_epoch') != step: return f"sched.last_epoch is {ck['sched'].get('last_epoch')}, not {step}"
     lrs = [g.get('lr') for g in ck['opt'].get('param_groups', []) if isinstance(g, dict)]   # torch names a missing one
     if not all(math.isclose(lr, want, rel_tol=1e-6, abs_tol=1e-12) for lr in lrs):
         return f"its learning rate {lrs} is not the {want:.6g} its schedule gives at step {step}"
-
-# %% ../nbs/07_train.ipynb #a173f6dc
-def _bad_moments(opt: dict) -> str | None:
-    "Adam's per-parameter state is finite, its second moment (a mean of squares) never negative."
-    for i, s in (opt.get('state') or {}).items():
-        if not isinstance(s, dict): return f"opt.state[{i}] is a {type(s).__name__} where a mapping belongs"
-        bad = next((k for k, v in s.items() if torch.is_tensor(v) and v.is_floating_point() and not v.isfinite().all()),
-                   None)
-        if bad: return f"opt.state[{i}].{bad} holds NaN or infinite values"
-        if torch.is_tensor(sq := s.get('exp_avg_sq')) and (sq < 0).any():
-            return f"opt.state[{i}].exp_avg_sq is negative, but Adam's second moment is a mean of squares"
 
 # %% ../nbs/07_train.ipynb #54ab713d
 _ADAM_FLAGS = ('amsgrad', 'maximize', 'capturable', 'differentiable', 'decoupled_weight_decay')
@@ -580,13 +568,18 @@ def _unlike_settings(t, ck: dict) -> str | None:
 
 # %% ../nbs/07_train.ipynb #f3b8effa
 def _unlike_moments(t, ck: dict) -> str | None:
-    "Adam's moments: one pair per parameter, of its shape, each counting the optimiser steps the run has taken."
+    "Adam's moments: one finite pair per parameter, of its shape, each counting the optimiser steps the run has taken."
     n, state, params = ck['step'] - ck.get('skipped', 0), ck['opt'].get('state') or {}, t.params
     if n > 0 and sorted(state, key=str) != sorted(range(len(params)), key=str):
         return f"opt.state holds moments for {len(state)} of the {len(params)} parameters"
     for i, s in state.items():
         if not (isinstance(i, int) and 0 <= i < len(params) and isinstance(s, dict)):
             return f"opt.state[{i!r}] is no parameter's"
+        bad = next((k for k, v in s.items() if torch.is_tensor(v) and v.is_floating_point() and not v.isfinite().all()),
+                   None)
+        if bad: return f"opt.state[{i}].{bad} holds NaN or infinite values"
+        if torch.is_tensor(sq := s.get('exp_avg_sq')) and (sq < 0).any():
+            return f"opt.state[{i}].exp_avg_sq is negative, but Adam's second moment is a mean of squares"
         for k in ('exp_avg', 'exp_avg_sq'):
             if torch.is_tensor(s.get(k)) and s[k].shape != params[i].shape:
                 return f"opt.state[{i}].{k} has shape {tuple(s[k].shape)}, not its parameter's {tuple(params[i].shape)}"
@@ -605,15 +598,15 @@ def _unlike_run(ck: dict, path) -> str | None:
     if bad: return f"its config says {bad}={ck['config'][bad]!r}, but the run's config.yaml says {mine[bad]!r}"
 
 # %% ../nbs/07_train.ipynb #015ae825
-def _check_state(t, ck: dict, path):
+def _check_state(t, ck: dict, path, own: Config):
     "A checkpoint's state is of the kinds a fresh trainer's is, its weights finite, its learning rate on schedule."
     ours = dict(model=t.model.state_dict(), ema=None if t.ema is None else t.ema.state_dict(),
                 opt=t.opt.state_dict(), sched=t.sched.state_dict())
     problem = next((p for k, v in ours.items() if (p := _unlike(v, ck.get(k, _ABSENT), k))), None)
     weights = [(k, v) for part in ('model', 'ema') if isinstance(ck.get(part), dict) for k, v in ck[part].items()]
     bad = next((k for k, v in weights if torch.is_tensor(v) and v.is_floating_point() and not v.isfinite().all()), None)
-    problem = (problem or (bad and f"the weights {bad} hold NaN or infinite values") or _bad_moments(ck['opt'])
-               or _unlike_settings(t, ck) or _unlike_moments(t, ck) or _unlike_run(ck, path) or _off_schedule(ck))
+    problem = (problem or (bad and f"the weights {bad} hold NaN or infinite values") or _unlike_settings(t, ck)
+               or _unlike_moments(t, ck) or _unlike_run(ck, path) or _off_schedule(ck, own))
     if problem:
         raise CheckpointError(f"{path} was edited or damaged ({problem}): resuming from it would train from a state "
                               f"no run reached. Move it aside to resume from the checkpoint before it")

@@ -385,6 +385,8 @@ def test_things_that_used_to_fail_now_work(tmp_path, finished_run):
     for args, (rc, out, err) in zip(commands, ran): assert rc == 0 and 'Traceback' not in err, (args, err[-1500:])
     assert (tmp_path / '2024' / 'energy' / 'energy.json').exists() and (tmp_path / 'a #1' / 'checkpoints').is_dir()
     assert '5-step paper schedule' in ran[2][1] and torch.load(tmp_path / 's.pt')['steps'] == 5
+    # the skipped line is reported in one line saying what it is, not as Python's warning with its source line
+    assert 'note: ' in ran[5][2] and 'skipping a truncated record' in ran[5][2] and 'warnings.warn(' not in ran[5][2], ran[5][2]
     assert (tmp_path / 'tilde' / 'energy' / 'energy.json').exists() and not (Path.cwd() / '~').exists()
     assert 'skipping a truncated record' in ran[5][2] and (tmp_path / 'c.png').stat().st_size > 1000
 

@@ -30,7 +30,7 @@ def test_every_module_but_metrics_imports_without_extras(tmp_path):
 
 
 @needs_fmnist
-def test_train_and_sample_without_extras_and_a_named_extra_for_the_rest(tmp_path):
+def test_train_resume_and_sample_without_extras_and_a_named_extra_for_the_rest(tmp_path):
     code = """
 import msdsm.cli, sys
 def run(*argv):
@@ -38,13 +38,14 @@ def run(*argv):
     except SystemExit as e: return e.code
 print('EXIT', run('train', '--recipe', 'fmnist-paper', 'width=8', 'batch_size=16', 'device=cpu', 'progress=false',
           'sample_every=0', 'iterations=3', 'out_dir=run'))
+print('EXIT', run('train', '--resume', 'run', 'iterations=4'))
 print('EXIT', run('sample', 'run', '--n', '4', '--steps', '5', '--out', 'grid.png', '--quiet'))
 print('EXIT', run('evaluate', 'grid.pt', '--metrics', 'isc'))
 print('EXIT', run('reproduce', '--profile', 'tiny', '--only', 'data_overview', '--out-dir', 'rep'))
 """
     rc, out, err = lean(code, tmp_path)
     codes = [l.split()[1] for l in out.splitlines() if l.startswith('EXIT ')]
-    assert rc == 0 and codes == ['0', '0', '2', '2'], (out, err[-3000:])
+    assert rc == 0 and codes == ['0', '0', '0', '2', '2'], (out, err[-3000:])
     assert (tmp_path / 'run' / 'energy' / 'energy.json').is_file() and (tmp_path / 'grid.png').is_file()
     assert "msdsm evaluate: error: msdsm.metrics (FID, KID, IS, precision and recall) needs torch_fidelity" in err
     assert "msdsm reproduce: error: msdsm reproduce (running notebooks) needs" in err and "'msdsm[reproduce]'" in err
