@@ -1,11 +1,12 @@
 """msdsm's own statistics equal what well-kept libraries compute: AUROC and average precision (scikit-learn), the
 Gaussian mixture's EM fit and density (scikit-learn), Wilson intervals (statsmodels), percentile-bootstrap intervals
-(scipy). msdsm keeps its own versions (torch on the features' device, numpy without extra dependencies); these tests
-are why they can be trusted."""
+(scipy), SSIM (scikit-image). msdsm keeps its own versions (torch on the features' device, numpy without extra
+dependencies); these tests are why they can be trusted."""
 import numpy as np
 import torch
 from msdsm.ood import GaussianMixture, auroc, average_precision
 from msdsm.metrics import bootstrap_interval, wilson_interval
+from msdsm.restore import ssim
 
 
 def test_auroc_and_average_precision_equal_scikit_learn():
@@ -61,3 +62,17 @@ def test_bootstrap_interval_equals_scipy_within_its_monte_carlo_error():
     r = bootstrap((v,), np.mean, n_resamples=20_000, method='percentile', random_state=2).confidence_interval
     width = r.high - r.low
     assert abs(ours[0] - r.low) < 0.05 * width and abs(ours[1] - r.high) < 0.05 * width, (ours, r)
+
+
+def test_ssim_equals_scikit_image():
+    "Gray and colour images, clean and noisy: the standard Gaussian-window SSIM of Wang et al. (2004)."
+    from skimage.metrics import structural_similarity
+    g = torch.Generator().manual_seed(0)
+    for c, noise in ((1, 0.05), (1, 0.3), (3, 0.1)):
+        x = torch.rand(3, c, 32, 32, generator=g, dtype=torch.float64)
+        r = (x + noise * torch.randn(x.shape, generator=g, dtype=torch.float64)).clamp(0, 1)
+        ours = ssim(x, r)
+        for i in range(3):
+            theirs = structural_similarity(x[i].numpy(), r[i].numpy(), gaussian_weights=True, sigma=1.5,
+                                           use_sample_covariance=False, data_range=1.0, channel_axis=0)
+            assert abs(ours[i].item() - theirs) < 1e-6, (c, noise, i, ours[i].item(), theirs)
