@@ -15,10 +15,10 @@ from .data import DATASETS
 from .energy import ENERGY_FAMILIES, build_energy, family_of, EnergyNet
 
 # %% auto #0
-__all__ = ['SAFE_GLOBALS', 'CKPT_FORMAT', 'MAX_PIXELS', 'CheckpointError', 'safe_load', 'WriteError', 'write_failure',
-           'atomic_write', 'atomic_save', 'atomic_savefig', 'remove_stale_temps', 'refuse_overwrite', 'checkpoint_step',
-           'list_checkpoints', 'load_checkpoint', 'latest_checkpoint', 'code_changed', 'git_commit', 'model_kwargs',
-           'save_energy', 'load_energy', 'read_image', 'load_samples']
+__all__ = ['SAFE_GLOBALS', 'CKPT_FORMAT', 'RESTORATIONS', 'MAX_PIXELS', 'CheckpointError', 'safe_load', 'WriteError',
+           'write_failure', 'atomic_write', 'atomic_save', 'atomic_savefig', 'remove_stale_temps', 'refuse_overwrite',
+           'checkpoint_step', 'list_checkpoints', 'load_checkpoint', 'latest_checkpoint', 'code_changed', 'git_commit',
+           'model_kwargs', 'save_energy', 'load_energy', 'read_image', 'load_samples']
 
 # %% ../nbs/06_io.ipynb #0f07aa60
 class CheckpointError(RuntimeError):
@@ -116,6 +116,8 @@ def _alive(pid: int) -> bool:
     except PermissionError: return True
     return True
 
+RESTORATIONS = 'msdsm restorations'
+
 def _model_like(obj) -> bool:
     """Weights, however saved: a state dict (every value a tensor), a dict holding one (`{'net': sd, 'step': …}`,
     `model_state_dict`, …), or a checkpoint's keys. msdsm's samples files (a tensor under 'samples') are not."""
@@ -126,6 +128,7 @@ def _model_like(obj) -> bool:
         return any(tensors(v, depth + 1) for v in items)
     if isinstance(obj, (list, tuple)): return tensors(obj)
     if not isinstance(obj, dict) or not obj: return False
+    if obj.get('content') == RESTORATIONS: return False         # `msdsm restore`'s file: its images, not weights
     if {'format', 'model', 'state_dict', 'model_state_dict', 'optimizer_state_dict'} & set(obj): return True
     return any(tensors(v, 1) for k, v in obj.items() if k not in ('samples', 'samples_uint8'))
 

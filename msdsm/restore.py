@@ -16,7 +16,8 @@ from .langevin import (LangevinResult, _Recorder, _as_temps, _randn_like, denois
 
 # %% auto #0
 __all__ = ['Operator', 'MaskOp', 'IdentityOp', 'AvgPoolOp', 'gaussian_kernel', 'BlurOp', 'posterior_langevin', 'inpaint',
-           'end_at_t1', 'Restoration', 'restore', 'psnr', 'ssim', 'restoration_figure']
+           'end_at_t1', 'Restoration', 'restore', 'psnr', 'ssim', 'image_files', 'load_user_images', 'make_mask',
+           'restoration_figure']
 
 # %% ../nbs/15_restore.ipynb #7c1a2d11
 class Operator:
@@ -29,7 +30,9 @@ class Operator:
         raise NotImplementedError
     def observed(self, z): "The part of `z` the measurement sees (where the observed-pixel noise goes)."; return z
     def image_shape(self, y) -> tuple: "The shape of the images behind the measurements `y`."; return tuple(y.shape)
-    def naive(self, y): "The trivial estimate of x from y, the baseline a restoration must beat."; raise NotImplementedError
+    def naive(self, y):
+        "The trivial estimate of x from y, the baseline a restoration must beat."
+        raise NotImplementedError
     def picture(self, y): "The measurement drawn at the image's size, for figures."; return y
 
 def _shrink(v, y, c):
@@ -157,95 +160,16 @@ def inpaint(energy, x_observed: torch.Tensor, mask: torch.Tensor, temperatures, 
                               sigma0=sigma0, generator=generator, snapshot_every=snapshot_every, progress=progress,
                               desc='inpainting', fast=False)
 
-def end_at_t1(temperatures) -> torch.Tensor:
-    "A schedule cut where it first reaches T ≤ 1 (and held there): its chains end sampling the posterior, not at a mode."
-    t = torch.as_tensor(temperatures, dtype=torch.float64)
-    k = int((t <= 1).nonzero()[0]) if (t <= 1).any() else len(t) - 1
-    return torch.cat([t[:k], torch.ones(1, dtype=t.dtype)])
-
-@dataclass
-class Restoration:
-    "`restore`'s answer: `samples` (n × B × C×H×W) and their `mean` and per-pixel `std`, the `naive` baseline, and `kind`."
-    samples: torch.Tensor
-    mean: torch.Tensor
-    std: torch.Tensor
-    naive: torch.Tensor
-    final_temperature: float
-    baseline: str = 'naive'
-    @property
-    def kind(self) -> str:
-        "What the completions are: posterior samples only if the chains end at T = 1."
-        t = self.final_temperature
-        if t == 1: return 'posterior samples (the chains end at T = 1)'
-        if t < 1: return (f'annealed to T = {t:g}: each completion is drawn towards a mode of the posterior, so their '
-                          f'spread understates its width')
-        return f'tempered samples at T = {t:g}: broader than the posterior'
-
-def restore(energy, op: Operator, y: torch.Tensor, sigma_y: float, n: int = 8, temperatures=None,
-            step_size: float = 0.02, shell: float | None = None, sigma0: float | None = 0.1, generator=None,
-            batch_size: int = 1024, progress: bool = True, fast='auto') -> Restoration:
-    "`n` restorations of each measurement in `y` (B × …) by `posterior_langevin` (default: the paper's schedule)."
-    if int(n) != n or n < 1: raise ValueError(f"n must be a whole number ≥ 1, got {n}")
-    temps = make_schedule('paper') if temperatures is None else torch.as_tensor(temperatures)
-    shell = (0.1 if sigma_y == 0 else 0.0) if shell is None else shell        # the paper's value for exact measurements
-    ys = y.repeat(n, *[1] * (y.ndim - 1))                                      # completion i of image b at i·B + b
-    xs = [posterior_langevin(energy, op, ys[i:i + batch_size], temps, sigma_y, step_size, shell=shell, sigma0=sigma0,
-                             generator=generator, progress=progress, fast=fast).samples
-          for i in range(0, len(ys), batch_size)]
-    s = torch.cat(xs).reshape(n, *op.image_shape(y))
-    s = torch.where(torch.isfinite(s), s.clamp(0, 1), torch.nan)              # a diverged chain stays visible as NaN
-    return Restoration(s, s.mean(0), s.std(0) if n > 1 else torch.zeros_like(s[0]), op.naive(y), float(temps[-1]),
-                       op.baseline)
-
-def psnr(x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
-    "Peak signal-to-noise ratio (dB) of each image in `x` against `ref`, for pixels in [0, 1]."
-    mse = (x - ref).pow(2).flatten(1).mean(1)
-    return 10 * torch.log10(1 / mse.clamp_min(1e-10))
-
-def ssim(x: torch.Tensor, ref: torch.Tensor, std: float = 1.5) -> torch.Tensor:
-    "Structural similarity of each image (Wang et al. 2004: Gaussian window of std 1.5, K = 0.01, 0.03, range 1)."
-    c1, c2 = 0.01 ** 2, 0.03 ** 2
-    k = gaussian_kernel(std, 2 * int(3.5 * std + 0.5) + 1).to(x)     # the window scikit-image uses (truncate 3.5)
-    w = k.expand(x.shape[1], 1, *k.shape)
-    blur = lambda z: F.conv2d(z, w, groups=x.shape[1])               # 'valid': no padded borders in the mean
-    mx, mr = blur(x), blur(ref)
-    vx, vr, cxr = blur(x * x) - mx ** 2, blur(ref * ref) - mr ** 2, blur(x * ref) - mx * mr
-    s = ((2 * mx * mr + c1) * (2 * cxr + c2)) / ((mx ** 2 + mr ** 2 + c1) * (vx + vr + c2))
-    return s.flatten(1).mean(1)
-
-def restoration_figure(res: Restoration, measurement: torch.Tensor, reference: torch.Tensor | None = None,
-                       title: str | None = None, completions: int = 3):
-    "One row per image: reference, measurement, baseline, mean of the completions, their spread, a few completions."
-    from msdsm.figures import use_style
-    import matplotlib.pyplot as plt
-    use_style()
-    cols = ([('reference', reference)] if reference is not None else []) + [
-        ('measurement', measurement), (res.baseline, res.naive), ('mean', res.mean),
-        ('spread (std ×4)', (4 * res.std).clamp(0, 1))] + [(f'completion {i + 1}', res.samples[i])
-                                                          for i in range(min(completions, len(res.samples)))]
-    b = len(res.mean)
-    fig, axes = plt.subplots(b, len(cols), figsize=(1.05 * len(cols), 1.05 * b + 0.5), squeeze=False)
-    for j, (name, imgs) in enumerate(cols):
-        for i in range(b):
-            im = imgs[i].detach().float().cpu()
-            axes[i, j].imshow(im[0] if im.shape[0] == 1 else im.permute(1, 2, 0), cmap='gray', vmin=0, vmax=1,
-                              interpolation='nearest')
-            axes[i, j].set_xticks([]); axes[i, j].set_yticks([])
-        axes[0, j].set_title(name, fontsize=8)
-    if title: fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    return fig
-
 # %% ../nbs/15_restore.ipynb #e0d86a1d
 def end_at_t1(temperatures) -> torch.Tensor:
-    "A schedule cut where it first reaches T ≤ 1 (and held there): its chains end sampling the posterior, not at a mode."
+    "A schedule cut where it first reaches T ≤ 1, ending at T = 1: its chains end sampling the posterior, not a mode."
     t = torch.as_tensor(temperatures, dtype=torch.float64)
     k = int((t <= 1).nonzero()[0]) if (t <= 1).any() else len(t) - 1
     return torch.cat([t[:k], torch.ones(1, dtype=t.dtype)])
 
 @dataclass
 class Restoration:
-    "`restore`'s answer: `samples` (n × B × C×H×W) and their `mean` and per-pixel `std`, the `naive` baseline, and `kind`."
+    "`restore`'s answer: `samples` (n × B × C×H×W), their `mean` and per-pixel `std`, the `naive` baseline, `kind`."
     samples: torch.Tensor
     mean: torch.Tensor
     std: torch.Tensor
@@ -292,6 +216,81 @@ def ssim(x: torch.Tensor, ref: torch.Tensor, std: float = 1.5) -> torch.Tensor:
     vx, vr, cxr = blur(x * x) - mx ** 2, blur(ref * ref) - mr ** 2, blur(x * ref) - mx * mr
     s = ((2 * mx * mr + c1) * (2 * cxr + c2)) / ((mx ** 2 + mr ** 2 + c1) * (vx + vr + c2))
     return s.flatten(1).mean(1)
+
+# %% ../nbs/15_restore.ipynb #b149f9d7
+def image_files(paths) -> list:
+    "The PNG/JPEG files named by `paths` (files, or folders read in name order); a folder without images is refused."
+    from pathlib import Path
+    from msdsm.core import regular_file
+    files = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.suffix.lower() in ('.png', '.jpg', '.jpeg') and f.is_file())
+            if not found: raise ValueError(f"{p} holds no .png/.jpg/.jpeg images")
+            files += found
+        elif not p.exists(): raise FileNotFoundError(f"{p} does not exist")
+        else: files.append(regular_file(p))
+    if not files: raise ValueError("no images given")
+    return files
+
+def _to_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
+    "C×H×W float → `channels` channels: gray repeated to RGB, RGB to gray by luminance (ITU-R 601)."
+    if x.shape[0] == channels: return x
+    if x.shape[0] == 1 and channels == 3: return x.expand(3, -1, -1)
+    if x.shape[0] == 3 and channels == 1:
+        return (torch.tensor([0.299, 0.587, 0.114]).reshape(3, 1, 1) * x).sum(0, keepdim=True)
+    raise ValueError(f"cannot convert {x.shape[0]}-channel images to the model's {channels} channels")
+
+def _to_size(x: torch.Tensor, size: int) -> tuple:
+    "C×H×W → C×size×size, and how: 28 → 32 is the black border the (Fashion-)MNIST models were trained with."
+    h, w = x.shape[-2:]
+    if (h, w) == (size, size): return x, None
+    if (h, w) == (28, 28) and size == 32: return F.pad(x, (2, 2, 2, 2)), 'padded 28×28 → 32×32 with a black border'
+    y = F.interpolate(x[None], size=(size, size), mode='bilinear', antialias=True, align_corners=False)[0]
+    return y.clamp(0, 1), f'resized {h}×{w} → {size}×{size} (bilinear, aspect ratio not kept)' if h != w else \
+        f'resized {h}×{w} → {size}×{size} (bilinear)'
+
+def load_user_images(paths, channels: int, size: int) -> tuple:
+    "PNG/JPEG files or folders → (N×`channels`×`size`×`size` float in [0, 1], file list, notes of what was converted)."
+    from collections import Counter
+    from msdsm.io import read_image
+    files, xs, notes = image_files(paths), [], Counter()
+    for f in files:
+        a = torch.from_numpy(read_image(f).copy()).float() / 255        # PIL's arrays are read-only
+        x = a[None] if a.ndim == 2 else a.permute(2, 0, 1)
+        if x.shape[0] != channels: notes[f"{'gray → RGB' if channels == 3 else 'RGB → gray (luminance)'}"] += 1
+        x, how = _to_size(_to_channels(x, channels), size)
+        if how: notes[how] += 1
+        xs.append(x)
+    return torch.stack(xs), files, [f"{k}: {v} of {len(files)} images" for k, v in notes.items()]
+
+# %% ../nbs/15_restore.ipynb #b5133e33
+def make_mask(spec: str, size: int, seed: int = 0) -> torch.Tensor:
+    "Missing pixels (1×1×size×size bool): 'bottom-half', 'centre', 'random:P' or an image file (white = missing)."
+    s = str(spec).strip()
+    m = torch.zeros(1, 1, size, size, dtype=torch.bool)
+    if s == 'bottom-half': m[..., size // 2:, :] = True
+    elif s in ('centre', 'center'): m[..., size // 4:size - size // 4, size // 4:size - size // 4] = True
+    elif s.startswith('random:'):
+        try: p = float(s[7:])
+        except ValueError: p = math.nan
+        if not 0 < p < 1:
+            raise ValueError(f"--mask {spec}: give the missing fraction as random:P with 0 < P < 1, e.g. random:0.7")
+        m = torch.rand(1, 1, size, size, generator=torch.Generator().manual_seed(seed)) < p
+    else:
+        from pathlib import Path
+        from msdsm.io import read_image
+        if not Path(s).exists():
+            raise ValueError(f"--mask {spec}: give bottom-half, centre, random:P or an image file (white = missing)")
+        a = torch.from_numpy(read_image(s).copy())
+        a = a if a.ndim == 2 else a.max(-1).values                     # colour: a pixel is missing in any channel
+        if tuple(a.shape) != (size, size):
+            raise ValueError(f"--mask {s} is {a.shape[0]}×{a.shape[1]} pixels; the images are {size}×{size}")
+        m = (a > 127)[None, None]
+    if m.all() or not m.any():
+        raise ValueError(f"--mask {spec} leaves {'no pixel seen' if m.all() else 'no pixel missing'}: nothing to "
+                         f"restore")
+    return m
 
 # %% ../nbs/15_restore.ipynb #34ed888d
 def restoration_figure(res: Restoration, measurement: torch.Tensor, reference: torch.Tensor | None = None,

@@ -172,7 +172,25 @@ def _cases(tmp: Path, done: Path):
     import socket
     dead = tmp / 'dead'; (dead / 'checkpoints').mkdir(parents=True); (dead / 'log.jsonl').write_text('')
     (dead / 'checkpoints' / f'.ckpt-00000001.pt.msdsm-4194311.{socket.gethostname()}.tmp').write_bytes(b'PK\x03\x04half')
+    # images for `msdsm restore`: one good 32×32 PNG, a 28×28 mask, an earlier result to keep
+    from PIL import Image
+    (tmp / 'pics').mkdir(); Image.fromarray(np.zeros((32, 32), np.uint8)).save(tmp / 'pics' / 'a.png')
+    Image.fromarray(np.full((28, 28), 255, np.uint8)).save(tmp / 'mask28.png')
+    kept = tmp / 'kept'; kept.mkdir(); (kept / 'restored.png').write_bytes(b'an earlier restoration')
+    photo = tmp / 'pics' / 'a.png'
     return [
+        ('restore: not an image', ['restore', MODEL, tmp / 'imgs' / 'x.png', '--task', 'inpaint', '--out', tmp / 'r1'], 'not a readable image', 2, [tmp / 'imgs']),
+        ('restore: folder without images', ['restore', MODEL, tmp / 'empty_dir', '--task', 'inpaint', '--out', tmp / 'r1'], 'holds no .png', 2, []),
+        ('restore: mask of the wrong size', ['restore', MODEL, photo, '--task', 'inpaint', '--mask', tmp / 'mask28.png', '--out', tmp / 'r1'], 'is 28×28 pixels; the images are 32×32', 2, []),
+        ('restore: mask spec', ['restore', MODEL, photo, '--task', 'inpaint', '--mask', 'random:1.5', '--out', tmp / 'r1'], 'random:P with 0 < P < 1', 2, []),
+        ('restore: negative sigma_y', ['restore', MODEL, photo, '--task', 'denoise', '--sigma-y', '-0.1', '--out', tmp / 'r1'], '--sigma-y must be at least 0', 2, []),
+        ('restore: exact deblurring', ['restore', MODEL, photo, '--task', 'deblur', '--sigma-y', '0', '--out', tmp / 'r1'], "needs the measurement's noise level", 2, []),
+        ('restore: factor not dividing', ['restore', MODEL, photo, '--task', 'superres', '--factor', '3', '--out', tmp / 'r1'], 'does not divide', 2, []),
+        ('restore: option of another task', ['restore', MODEL, photo, '--task', 'denoise', '--factor', '2', '--out', tmp / 'r1'], 'option of --task superres', 2, []),
+        ('restore: unwritable --out', ['restore', MODEL, photo, '--task', 'inpaint', '--out', '/sys/msdsm-restored'], 'cannot write in /sys', 2, []),
+        ('restore: --out under a file', ['restore', MODEL, photo, '--task', 'inpaint', '--out', tmp / 'afile' / 'r'], 'which is a file', 2, [tmp / 'afile']),
+        ('restore: earlier results kept', ['restore', MODEL, photo, '--task', 'inpaint', '--out', kept], 'already exist', 2, [kept]),
+        ('restore: references do not match', ['restore', MODEL, photo, '--task', 'inpaint', '--reference', photo, photo, '--out', tmp / 'r1'], '2 images for 1 measurements', 2, []),
         ('--data-dir that is a file', ['train', *TINY, '--data-dir', tmp / 'afile', f'out_dir={tmp}/df'], 'is a file, not a folder', 2, []),
         ('a new run where one died before its first checkpoint', ['train', *TINY, 'iterations=2', f'out_dir={dead}'], 'stopped before its first checkpoint', 2, [dead]),
         ('resume of a run that died before its first checkpoint', ['train', '--resume', dead], 'start it again, with --overwrite', 2, [dead]),
@@ -367,6 +385,7 @@ def test_bad_inputs(tmp_path, finished_run):
         print(f"{name:36s} exit {rc}  {line[:150]}")
         if not ok: failures.append(f"{name}: exit {rc} (want {code}), stderr:\n{stderr[-1500:]}")
     assert not SENTINEL.exists(), 'a pickle ran code'
+    assert not (tmp_path / 'r1').exists(), 'a refused restore made its --out folder'
     assert not failures, '\n\n'.join(failures)
 
 
