@@ -100,7 +100,7 @@ def _sample(a):
     from msdsm.io import atomic_write
     import torch
     check_options(('--n', a.n, '[1, 1e7]'), ('--batch-size', a.batch_size, '[1, 1e6]'), ('--grid', a.grid, '[1, 1024]'),
-                  ('--steps', a.steps, '[1, 1e7]'), ('--seed', a.seed, '[0, 1e18)'),
+                  ('--steps', a.steps, '[5, 1e7]'), ('--seed', a.seed, '[0, 1e18)'),
                   # pixels lie in [0, 1]: a step or a noise level above 1 would drown every image in noise
                   ('--step-size', a.step_size, '(0, 1]'), ('--sigma0', a.sigma0, '[0, 1]'))
     out, pt = _outputs(Path(a.out), a.force)
@@ -207,7 +207,7 @@ def _restore_op(a, size: int):
     for opt, task in _TASK_OPTIONS.items():
         if getattr(a, opt) is not None and a.task != task:
             raise ValueError(f"--{opt.replace('_', '-')} is an option of --task {task}, not of --task {a.task}")
-    if a.task == 'inpaint': return MaskOp(make_mask(a.mask or 'bottom-half', size, a.seed))
+    if a.task == 'inpaint': return MaskOp(make_mask('bottom-half' if a.mask is None else a.mask, size, a.seed))
     if a.task == 'denoise': return IdentityOp()
     if a.task == 'deblur': return BlurOp(gaussian_kernel(a.blur_std or 1.0))
     f = a.factor or 2
@@ -219,6 +219,8 @@ def _restore_out(out: Path, force: bool) -> list:
     import os, tempfile
     from msdsm.io import refuse_overwrite
     if out.exists() and not out.is_dir(): raise ValueError(f"--out {out} is a file: name a folder for the results")
+    if (out / 'energy.json').is_file() or (out / 'checkpoints').is_dir() or (out / 'config.yaml').is_file():
+        raise ValueError(f"--out {out} is a model's or a training run's folder: give the results a folder of their own")
     files = [out / n for n in ('restored.png', 'restored.pt', 'metrics.json')]
     for f in files: refuse_overwrite(f, force=True, what='restorations')       # never a checkpoint, even with --force
     if (there := [str(f) for f in files if f.exists()]) and not force:
@@ -242,13 +244,35 @@ def _restore_inputs(a, op, channels: int, size: int, sigma_y: float):
     else:
         y, files, notes = load_user_images(a.images, channels, size // op.f if a.task == 'superres' else size)
         x = None
+        if a.task == 'superres': _check_low_res(files, size, op.f)
         if a.reference:
-            x, _, more = load_user_images(a.reference, channels, size); notes += [f"reference {n}" for n in more]
-            if len(x) != len(y):
-                raise ValueError(f"--reference has {len(x)} images for {len(y)} measurements: give one per image, "
-                                 f"in the same order")
+            x, refs, more = load_user_images(a.reference, channels, size); notes += [f"reference {n}" for n in more]
+            _check_references(files, refs, op.f if a.task == 'superres' else 1)
     for n in notes: warnings.warn(n)
     return y, x, files
+
+# %% ../nbs/13_cli.ipynb #f4bc9928
+def _check_low_res(files, size: int, f: int):
+    "Super-resolution's measurements are the low-resolution images: larger ones would be shrunk first, unasked."
+    from msdsm.restore import image_sizes
+    m = size // f
+    for file, (h, w) in zip(files, image_sizes(files)):
+        if h > m or w > m:
+            raise ValueError(f"{file} is {h}×{w}, larger than the {m}×{m} measurement that --factor {f} gives this "
+                             f"{size}×{size} model: pass --degrade to simulate the measurement from clean images, or "
+                             f"give the low-resolution images")
+
+def _check_references(files, refs, f: int = 1):
+    "One reference per measurement, showing the same picture at the same size (×`f` for super-resolution)."
+    from msdsm.restore import image_sizes
+    if len(refs) != len(files):
+        raise ValueError(f"--reference has {len(refs)} images for {len(files)} measurements: give one per image, "
+                         f"in the same order")
+    for file, ref, (h, w), (rh, rw) in zip(files, refs, image_sizes(files), image_sizes(refs)):
+        if (rh, rw) != (f * h, f * w):
+            raise ValueError(f"--reference {ref} is {rh}×{rw}, but its measurement {file} is {h}×{w}"
+                             + (f" (×{f}: {f * h}×{f * w} expected)" if f > 1 else '')
+                             + ": a reference must be the clean picture at the same size")
 
 # %% ../nbs/13_cli.ipynb #8751959a
 def _restore_scores(res, x) -> dict:
@@ -275,19 +299,36 @@ def _restore_figure(res, shown, x, png: Path, title: str, force: bool, rows: int
     finally: plt.close(fig)
 
 # %% ../nbs/13_cli.ipynb #aa8372f6
+def _restore_options(a) -> float:
+    "Everything the options alone can refuse, checked before any work; returns the measurement's sigma_y."
+    check_options(('--n', a.n, '[1, 1e4]'), ('--steps', a.steps, '[5, 1e7]'), ('--seed', a.seed, '[0, 1e18)'),
+                  ('--sigma-y', a.sigma_y, '[0, 1]'), ('--factor', a.factor, '[2, 64]'),
+                  ('--blur-std', a.blur_std, '(0, 8]'), ('--step-size', a.step_size, '(0, 1]'),
+                  ('--batch-size', a.batch_size, '[1, 1e6]'))
+    if a.degrade and a.reference:
+        raise ValueError("--degrade scores against the given images themselves; --reference names other clean images: "
+                         "give one or the other")
+    sigma_y = SIGMA_Y[a.task] if a.sigma_y is None else a.sigma_y
+    if sigma_y == 0 and a.task in ('denoise', 'deblur'):
+        raise ValueError(f"--sigma-y 0: {a.task} needs the measurement's noise level, more than 0")
+    return sigma_y
+
+def _restore_report(res, scores, n_images: int, written: list, steps: int, schedule: str):
+    "What was written, and the scores against the baseline (means over the images, with the gain's range)."
+    print(f"wrote {' and '.join(map(str, written))} ({n_images} images × {len(res.samples)} completions, {steps}-step "
+          f"{schedule} schedule; {res.kind})")
+    if s := scores:
+        print(f"PSNR of the mean of the completions {s['psnr_mean']:.2f} dB vs {res.baseline} {s['psnr_baseline']:.2f} "
+              f"dB (means over n = {s['n_images']} images; gain {s['psnr_gain_min']:+.2f} to {s['psnr_gain_max']:+.2f} "
+              f"dB); SSIM {s['ssim_mean']:.3f} vs {s['ssim_baseline']:.3f}")
+
 def _restore(a):
     import torch
     from msdsm.core import resolve_device
     from msdsm.io import RESTORATIONS, atomic_write, load_energy
     from msdsm.langevin import make_schedule
     from msdsm.restore import end_at_t1, restore
-    check_options(('--n', a.n, '[1, 1e4]'), ('--steps', a.steps, '[1, 1e7]'), ('--seed', a.seed, '[0, 1e18)'),
-                  ('--sigma-y', a.sigma_y, '[0, 1]'), ('--factor', a.factor, '[2, 64]'),
-                  ('--blur-std', a.blur_std, '(0, 8]'), ('--step-size', a.step_size, '(0, 1]'),
-                  ('--batch-size', a.batch_size, '[1, 1e6]'))
-    sigma_y = SIGMA_Y[a.task] if a.sigma_y is None else a.sigma_y
-    if sigma_y == 0 and a.task in ('denoise', 'deblur'):
-        raise ValueError(f"--sigma-y 0: {a.task} needs the measurement's noise level, more than 0")
+    sigma_y = _restore_options(a)
     png, pt, mj = _restore_out(Path(a.out), a.force)
     temps = make_schedule(a.schedule, a.steps)
     temps = end_at_t1(temps) if a.end_at_t1 else temps
@@ -313,15 +354,10 @@ def _restore(a):
                  replace=a.force)
     _restore_figure(res, op.picture(y), x, png, f"{a.task} · {len(temps)}-step {a.schedule} schedule · seed {a.seed}",
                     a.force)
-    if scores:
-        atomic_write(mj, lambda f: f.write(json.dumps({**how, **scores}, indent=1).encode()), replace=a.force)
-    print(f"wrote {png} and {pt}" + (f" and {mj}" if scores else '') + f" ({len(y)} images × {a.n} completions, "
-          f"{len(temps)}-step {a.schedule} schedule; {res.kind})")
-    if scores:
-        s = scores
-        print(f"PSNR of the mean of the completions {s['psnr_mean']:.2f} dB vs {res.baseline} {s['psnr_baseline']:.2f} "
-              f"dB (means over n = {len(x)} images; gain {s['psnr_gain_min']:+.2f} to {s['psnr_gain_max']:+.2f} dB); "
-              f"SSIM {s['ssim_mean']:.3f} vs {s['ssim_baseline']:.3f}")
+    if scores: atomic_write(mj, lambda f: f.write(json.dumps({**how, **scores}, indent=1).encode()), replace=a.force)
+    elif mj.exists():               # an earlier run's scores must not sit beside restorations they do not describe
+        mj.unlink(); print(f"removed the earlier {mj}: this run has no reference to score against")
+    _restore_report(res, scores, len(y), [png, pt] + ([mj] if scores else []), len(temps), a.schedule)
 
 # %% ../nbs/13_cli.ipynb #a0f144e2
 def build_parser():

@@ -18,8 +18,8 @@ from .energy import energy_and_grad
 # %% auto #0
 __all__ = ['SCHEDULES', 'langevin_update', 'langevin_step', 'paper_schedule', 'linear_schedule', 'short_schedule',
            'make_schedule', 'fast_energy_grad', 'energy_grad_fn', 'LangevinResult', 'initial_noise',
-           'annealed_langevin', 'denoise', 'draw_samples', 'ParzenEnergy', 'chains_from_noise', 'mala_transition',
-           'mala_step', 'split_rhat', 'effective_sample_size']
+           'annealed_langevin', 'denoise', 'to_pixels', 'draw_samples', 'ParzenEnergy', 'chains_from_noise',
+           'mala_transition', 'mala_step', 'split_rhat', 'effective_sample_size']
 
 # %% ../nbs/05_langevin.ipynb #cefa3edc
 def _randn_like(x, generator=None):
@@ -155,6 +155,10 @@ def denoise(energy, x: torch.Tensor, sigma0: float = 0.1) -> torch.Tensor:
     return x.detach() - sigma0 ** 2 * energy_and_grad(energy, x)[1]
 
 # %% ../nbs/05_langevin.ipynb #a1d8d4ef
+def to_pixels(x: torch.Tensor) -> torch.Tensor:
+    "Clamped to the image range [0, 1]; a diverged chain stays NaN, so no one mistakes it for a black or white image."
+    return torch.where(torch.isfinite(x), x.clamp(0, 1), torch.nan)
+
 def draw_samples(energy, n: int, temperatures, shape=(1, 32, 32), batch_size: int = 1024, generator=None,
                  device='cpu', sigma0: float | None = 0.1, step_size: float = 0.02, fast='auto',
                  progress: bool = False) -> torch.Tensor:
@@ -165,8 +169,7 @@ def draw_samples(energy, n: int, temperatures, shape=(1, 32, 32), batch_size: in
                                 step_size=step_size, generator=generator, progress=progress, fast=fast,
                                 desc=f'batch {i // batch_size + 1}')
         x = denoise(energy, res.samples, sigma0) if sigma0 else res.samples
-        # clamped to the image range; a diverged chain stays NaN, so no caller mistakes it for a black or white image
-        xs.append(torch.where(torch.isfinite(x), x.clamp(0, 1), torch.nan).cpu())
+        xs.append(to_pixels(x).cpu())
     return torch.cat(xs)
 
 # %% ../nbs/05_langevin.ipynb #ce5c0db6

@@ -11,18 +11,20 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
+from .data import pad_to_32
 from .langevin import (LangevinResult, _Recorder, _as_temps, _randn_like, denoise, energy_grad_fn,
-                            langevin_update, make_schedule)
+                            langevin_update, make_schedule, to_pixels)
 
 # %% auto #0
 __all__ = ['Operator', 'MaskOp', 'IdentityOp', 'AvgPoolOp', 'gaussian_kernel', 'BlurOp', 'posterior_langevin', 'inpaint',
-           'end_at_t1', 'Restoration', 'restore', 'psnr', 'ssim', 'image_files', 'load_user_images', 'make_mask',
-           'restoration_figure']
+           'end_at_t1', 'Restoration', 'restore', 'psnr', 'ssim', 'image_files', 'image_sizes', 'load_user_images',
+           'make_mask', 'restoration_figure']
 
 # %% ../nbs/15_restore.ipynb #7c1a2d11
 class Operator:
     "A linear measurement y = A(x) + N(0, σ_y² I) of images x (B×C×H×W)."
     name, baseline = 'operator', 'naive'
+    inexact_why = None                    # why σ_y = 0 (a hard constraint) is impossible for this measurement, if it is
     def __call__(self, x): raise NotImplementedError
     def adjoint(self, r): raise NotImplementedError
     def prox(self, v, y, c):
@@ -96,6 +98,7 @@ def gaussian_kernel(std: float = 1.0, size: int | None = None) -> torch.Tensor:
 class BlurOp(Operator):
     "Deblurring: y is x convolved with `kernel` (circular boundary, so A is diagonal in the Fourier basis)."
     name, baseline = 'deblur', 'blurred input'
+    inexact_why = 'a blur loses frequencies'
     def __init__(self, kernel: torch.Tensor):
         if kernel.ndim != 2 or kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0:
             raise ValueError(f"the blur kernel must be 2-D with odd sides, got shape {tuple(kernel.shape)}")
@@ -111,7 +114,7 @@ class BlurOp(Operator):
     def __call__(self, x): return self._filter(x, self._k(x))
     def adjoint(self, r): return self._filter(r, self._k(r).conj())
     def prox(self, v, y, c):
-        if math.isinf(c): raise ValueError("a blur loses frequencies, so deblurring needs sigma_y > 0")
+        if math.isinf(c): raise ValueError(f"{self.inexact_why}, so deblurring needs sigma_y > 0")
         k = self._k(v)
         return torch.fft.irfft2((torch.fft.rfft2(v) + c * k.conj() * torch.fft.rfft2(y)) / (1 + c * k.abs() ** 2),
                                 s=v.shape[-2:])
@@ -124,7 +127,7 @@ class BlurOp(Operator):
 def _check_sigma_y(op, sigma_y):
     if not (isinstance(sigma_y, (int, float)) and math.isfinite(sigma_y) and sigma_y >= 0):
         raise ValueError(f"sigma_y must be a finite number ≥ 0 (0: the measurement is exact), got {sigma_y!r}")
-    if sigma_y == 0 and isinstance(op, BlurOp): op.prox(torch.zeros(1, 1, 1, 1), None, math.inf)   # its own message
+    if sigma_y == 0 and op.inexact_why: raise ValueError(f"{op.inexact_why}, so {op.name} needs sigma_y > 0")
     return sigma_y
 
 def posterior_langevin(energy, op: Operator, y: torch.Tensor, temperatures, sigma_y: float, step_size: float = 0.02,
@@ -197,7 +200,7 @@ def restore(energy, op: Operator, y: torch.Tensor, sigma_y: float, n: int = 8, t
                              generator=generator, progress=progress, fast=fast).samples
           for i in range(0, len(ys), batch_size)]
     s = torch.cat(xs).reshape(n, *op.image_shape(y))
-    s = torch.where(torch.isfinite(s), s.clamp(0, 1), torch.nan)              # a diverged chain stays visible as NaN
+    s = to_pixels(s)
     return Restoration(s, s.mean(0), s.std(0) if n > 1 else torch.zeros_like(s[0]), op.naive(y), float(temps[-1]),
                        op.baseline)
 
@@ -245,10 +248,18 @@ def _to_size(x: torch.Tensor, size: int) -> tuple:
     "C×H×W → C×size×size, and how: 28 → 32 is the black border the (Fashion-)MNIST models were trained with."
     h, w = x.shape[-2:]
     if (h, w) == (size, size): return x, None
-    if (h, w) == (28, 28) and size == 32: return F.pad(x, (2, 2, 2, 2)), 'padded 28×28 → 32×32 with a black border'
+    if (h, w) == (28, 28) and size == 32: return pad_to_32(x[None])[0], 'padded 28×28 → 32×32 with a black border'
     y = F.interpolate(x[None], size=(size, size), mode='bilinear', antialias=True, align_corners=False)[0]
-    return y.clamp(0, 1), f'resized {h}×{w} → {size}×{size} (bilinear, aspect ratio not kept)' if h != w else \
-        f'resized {h}×{w} → {size}×{size} (bilinear)'
+    kept = '' if h == w else ', aspect ratio not kept'
+    return y.clamp(0, 1), f'resized {h}×{w} → {size}×{size} (bilinear{kept})'
+
+def image_sizes(files) -> list:
+    "(height, width) of each image file, read from its header."
+    from PIL import Image
+    sizes = []
+    for f in files:
+        with Image.open(f) as im: sizes.append((im.height, im.width))
+    return sizes
 
 def load_user_images(paths, channels: int, size: int) -> tuple:
     "PNG/JPEG files or folders → (N×`channels`×`size`×`size` float in [0, 1], file list, notes of what was converted)."
@@ -268,6 +279,7 @@ def load_user_images(paths, channels: int, size: int) -> tuple:
 def make_mask(spec: str, size: int, seed: int = 0) -> torch.Tensor:
     "Missing pixels (1×1×size×size bool): 'bottom-half', 'centre', 'random:P' or an image file (white = missing)."
     s = str(spec).strip()
+    if not s: raise ValueError("--mask is empty: give bottom-half, centre, random:P or an image file (white = missing)")
     m = torch.zeros(1, 1, size, size, dtype=torch.bool)
     if s == 'bottom-half': m[..., size // 2:, :] = True
     elif s in ('centre', 'center'): m[..., size // 4:size - size // 4, size // 4:size - size // 4] = True
@@ -282,8 +294,12 @@ def make_mask(spec: str, size: int, seed: int = 0) -> torch.Tensor:
         from msdsm.io import read_image
         if not Path(s).exists():
             raise ValueError(f"--mask {spec}: give bottom-half, centre, random:P or an image file (white = missing)")
+        if Path(s).is_dir(): raise ValueError(f"--mask {s} is a folder: give one mask image (white = missing)")
         a = torch.from_numpy(read_image(s).copy())
-        a = a if a.ndim == 2 else a.max(-1).values                     # colour: a pixel is missing in any channel
+        if a.ndim == 3:
+            import warnings
+            warnings.warn(f"mask {s} is in colour: a pixel counts as missing where any channel is above 127")
+            a = a.max(-1).values
         if tuple(a.shape) != (size, size):
             raise ValueError(f"--mask {s} is {a.shape[0]}×{a.shape[1]} pixels; the images are {size}×{size}")
         m = (a > 127)[None, None]

@@ -178,6 +178,7 @@ def _cases(tmp: Path, done: Path):
     Image.fromarray(np.full((28, 28), 255, np.uint8)).save(tmp / 'mask28.png')
     kept = tmp / 'kept'; kept.mkdir(); (kept / 'restored.png').write_bytes(b'an earlier restoration')
     photo = tmp / 'pics' / 'a.png'
+    Image.fromarray(np.zeros((16, 16), np.uint8)).save(tmp / 'small.png')
     return [
         ('restore: not an image', ['restore', MODEL, tmp / 'imgs' / 'x.png', '--task', 'inpaint', '--out', tmp / 'r1'], 'not a readable image', 2, [tmp / 'imgs']),
         ('restore: folder without images', ['restore', MODEL, tmp / 'empty_dir', '--task', 'inpaint', '--out', tmp / 'r1'], 'holds no .png', 2, []),
@@ -190,6 +191,15 @@ def _cases(tmp: Path, done: Path):
         ('restore: unwritable --out', ['restore', MODEL, photo, '--task', 'inpaint', '--out', '/sys/msdsm-restored'], 'cannot write in /sys', 2, []),
         ('restore: --out under a file', ['restore', MODEL, photo, '--task', 'inpaint', '--out', tmp / 'afile' / 'r'], 'which is a file', 2, [tmp / 'afile']),
         ('restore: earlier results kept', ['restore', MODEL, photo, '--task', 'inpaint', '--out', kept], 'already exist', 2, [kept]),
+        ('restore: --out a model folder', ['restore', MODEL, photo, '--task', 'inpaint', '--out', MODEL, '--force'], "a model's or a training run's folder", 2, [MODEL]),
+        ('restore: --out a run folder', ['restore', MODEL, photo, '--task', 'inpaint', '--out', done, '--force'], "a model's or a training run's folder", 2, [done]),
+        ('restore: --degrade with --reference', ['restore', MODEL, photo, '--task', 'denoise', '--degrade', '--reference', photo, '--out', tmp / 'r1'], 'give one or the other', 2, []),
+        ('restore: reference of another size', ['restore', MODEL, photo, '--task', 'denoise', '--reference', tmp / 'small.png', '--out', tmp / 'r1'], 'is 16×16, but its measurement', 2, []),
+        ('restore: superres of full-size images', ['restore', MODEL, photo, '--task', 'superres', '--out', tmp / 'r1'], 'pass --degrade', 2, []),
+        ('restore: superres reference size', ['restore', MODEL, tmp / 'small.png', '--task', 'superres', '--reference', tmp / 'small.png', '--out', tmp / 'r1'], '(×2: 32×32 expected)', 2, []),
+        ('restore: empty --mask', ['restore', MODEL, photo, '--task', 'inpaint', '--mask=', '--out', tmp / 'r1'], '--mask is empty', 2, []),
+        ('restore: folder as --mask', ['restore', MODEL, photo, '--task', 'inpaint', '--mask', tmp / 'pics', '--out', tmp / 'r1'], 'is a folder: give one mask image', 2, []),
+        ('restore: too few steps', ['restore', MODEL, photo, '--task', 'inpaint', '--steps', '3', '--out', tmp / 'r1'], '--steps must be at least 5', 2, []),
         ('restore: references do not match', ['restore', MODEL, photo, '--task', 'inpaint', '--reference', photo, photo, '--out', tmp / 'r1'], '2 images for 1 measurements', 2, []),
         ('--data-dir that is a file', ['train', *TINY, '--data-dir', tmp / 'afile', f'out_dir={tmp}/df'], 'is a file, not a folder', 2, []),
         ('a new run where one died before its first checkpoint', ['train', *TINY, 'iterations=2', f'out_dir={dead}'], 'stopped before its first checkpoint', 2, [dead]),
