@@ -359,6 +359,80 @@ def _restore(a):
         mj.unlink(); print(f"removed the earlier {mj}: this run has no reference to score against")
     _restore_report(res, scores, len(y), [png, pt] + ([mj] if scores else []), len(temps), a.schedule)
 
+# %% ../nbs/13_cli.ipynb #fcb63f8f
+def _ood_images(specs, n, channels: int, size: int, seed: int):
+    "(images, names): a data set split ('fashion_mnist:test') or image files and folders; `n` drawn at random, seeded."
+    import torch
+    from msdsm.data import DATASETS, load_images, to_float
+    from msdsm.restore import load_user_images
+    name, _, split = str(specs[0]).partition(':')
+    if len(specs) == 1 and name in DATASETS and split and not Path(specs[0]).exists():
+        x = to_float(load_images(name, split)[0]); names = [f"{specs[0]}[{i}]" for i in range(len(x))]
+        if x.shape[1:] != (channels, size, size):
+            raise ValueError(f"{specs[0]} has {tuple(x.shape[1:])} images; the model takes {(channels, size, size)}")
+    else:
+        x, files, notes = load_user_images(specs, channels, size); names = [str(f) for f in files]
+        for note in notes: warnings.warn(note)
+    if n is not None and n < len(x):
+        keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+        x, names = x[keep], [names[i] for i in keep]
+    return x, names
+
+def _ood_fit(a):
+    from msdsm.core import resolve_device
+    from msdsm.io import load_energy, refuse_overwrite
+    from msdsm.ood import fit_detector, save_detector
+    check_options(('--n', a.n, '[1, 1e7]'), ('--draws', a.draws, '[1, 100]'), ('--calibrate', a.calibrate, '(0, 1)'),
+                  ('--seed', a.seed, '[0, 1e18)'), ('--batch-size', a.batch_size, '[1, 1e6]'),
+                  *(('--sigmas', s, '(0, 100]') for s in a.sigmas or []))
+    refuse_overwrite(Path(a.out), a.force, 'detector')                 # before minutes of features, and again after
+    model = load_energy(a.model, device=resolve_device(a.device))
+    x, _ = _ood_images(a.inputs, a.n, model.config['in_channels'], model.config['resolution'], a.seed)
+    det = fit_detector(model, x, a.features, **(dict(sigmas=tuple(a.sigmas)) if a.sigmas else {}), draws=a.draws,
+                       calibrate=a.calibrate, seed=a.seed, batch=a.batch_size, progress=not a.quiet)
+    det.info.update(fitted_on=list(map(str, a.inputs)), model=str(a.model), model_file=model.source)
+    refuse_overwrite(Path(a.out), a.force, 'detector')
+    save_detector(det, a.out, replace=a.force)
+    r = det.flag_rate(0.05)
+    print(f"wrote {a.out}: {det.info['components']}-component mixture on {len(det.keys)} features of "
+          f"{det.info['n_fit']:,} images; {r['n']:,} held out to calibrate (at --fpr 0.05 they are flagged at "
+          f"{r['rate']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}])")
+
+# %% ../nbs/13_cli.ipynb #b2a50caf
+def _ood_score(a):
+    import numpy as np
+    from msdsm.core import resolve_device
+    from msdsm.io import atomic_write, load_energy, refuse_overwrite
+    from msdsm.metrics import wilson_interval
+    from msdsm.ood import load_detector
+    check_options(('--fpr', a.fpr, '(0, 1)'), ('--n', a.n, '[1, 1e7]'), ('--seed', a.seed, '[0, 1e18)'))
+    if a.csv: refuse_overwrite(Path(a.csv), a.force, 'scores')
+    model = load_energy(a.model, device=resolve_device(a.device))
+    det = load_detector(a.detector, model)
+    x, names = _ood_images(a.images, a.n, model.config['in_channels'], model.config['resolution'], a.seed)
+    feats = det.features(model, x, progress=not a.quiet)
+    score, t = det.score(feats).numpy(), det.threshold(a.fpr)
+    flagged, cal = score > t, det.flag_rate(a.fpr)
+    cols = ['energy', *[k for k in det.keys if k.startswith('score@')]]
+    if a.csv:
+        rows = [','.join(['file', *cols, 'detector_score', 'flagged'])] + [
+            ','.join([_csv_field(f), *(f"{feats[c][i].item():.6g}" for c in cols), f"{score[i]:.6g}",
+                      str(int(flagged[i]))]) for i, f in enumerate(names)]
+        refuse_overwrite(Path(a.csv), a.force, 'scores')
+        atomic_write(Path(a.csv), lambda f: f.write(('\n'.join(rows) + '\n').encode()), replace=a.force)
+        print(f"wrote {a.csv}")
+    lo, hi = wilson_interval(int(flagged.sum()), len(x))
+    print(f"{int(flagged.sum())} of {len(x)} images flagged ({flagged.mean():.3f} [{lo:.3f}, {hi:.3f}]) at --fpr "
+          f"{a.fpr:g} (score > {t:.4g}); in-distribution images are flagged at about {a.fpr:g}: the {cal['n']:,} "
+          f"held-out calibration images at {cal['rate']:.3f} [{cal['ci95'][0]:.3f}, {cal['ci95'][1]:.3f}]")
+    if not a.csv:
+        for f, s, fl in list(zip(names, score, flagged))[:20]:        # the first few; --csv keeps them all
+            print(f"{s:10.4g}  {'flagged' if fl else '       '}  {f}")
+
+def _csv_field(s: str) -> str:
+    "A CSV field, quoted when it holds a comma, quote or line break."
+    return '"' + s.replace('"', '""') + '"' if any(c in s for c in ',"\n\r') else s
+
 # %% ../nbs/13_cli.ipynb #a0f144e2
 def build_parser():
     p = argparse.ArgumentParser('msdsm', description='Energy-based models trained by multi-scale denoising '
@@ -431,6 +505,32 @@ def build_parser():
     rs.add_argument('--force', action='store_true', help='replace earlier results in --out')
     rs.add_argument('--no-fast', action='store_true', help='fp32 eager sampling on CUDA (default: bf16 + compiled)')
     rs.add_argument('--quiet', action='store_true'); rs.set_defaults(fn=_restore)
+    o = sub.add_parser('ood', help='outlier detection: fit a detector on in-distribution images, score images')
+    osub = o.add_subparsers(dest='ood_cmd', required=True)
+    of = osub.add_parser('fit', help='fit the multi-scale feature detector and write it as JSON')
+    of.add_argument('model', help='run folder, exported model folder, .safetensors or checkpoint .pt')
+    of.add_argument('--in', dest='inputs', nargs='+', required=True,
+                    help="in-distribution images: 'dataset:split' (e.g. fashion_mnist:train) or image files/folders")
+    of.add_argument('--out', required=True, help='the detector file (.json)')
+    of.add_argument('--n', type=int, default=2000, help='images drawn at random from --in (default 2000)')
+    of.add_argument('--features', default='all', choices=('all', 'msma', 'scores'),
+                    help='all: score norms, noisy energies and energy (default); msma: score norms and energy')
+    of.add_argument('--sigmas', type=float, nargs='+', help='noise levels (default 10, geometric from 0.01 to 1)')
+    of.add_argument('--draws', type=int, default=1, help='noise draws per σ and image')
+    of.add_argument('--calibrate', type=float, default=0.2, help='fraction held out to set thresholds (default 0.2)')
+    of.add_argument('--seed', type=int, default=0); of.add_argument('--batch-size', type=int, default=250)
+    of.add_argument('--device', default='auto'); of.add_argument('--force', action='store_true', help='replace --out')
+    of.add_argument('--quiet', action='store_true'); of.set_defaults(fn=_ood_fit)
+    os_ = osub.add_parser('score', help='score images with a fitted detector')
+    os_.add_argument('model', help='the model the detector was fitted on')
+    os_.add_argument('detector', help="the detector file written by 'msdsm ood fit'")
+    os_.add_argument('images', nargs='+', help="image files/folders, or 'dataset:split'")
+    os_.add_argument('--csv', help='write one row per image: energy, score norms, detector score, flagged')
+    os_.add_argument('--fpr', type=float, default=0.05, help='false-positive rate the flag is set for (default 0.05)')
+    os_.add_argument('--n', type=int, help='score only N images drawn at random')
+    os_.add_argument('--seed', type=int, default=0)
+    os_.add_argument('--device', default='auto'); os_.add_argument('--force', action='store_true', help='replace --csv')
+    os_.add_argument('--quiet', action='store_true'); os_.set_defaults(fn=_ood_score)
     b = sub.add_parser('bench', help='time the training and Langevin steps (reference style vs msdsm)')
     b.add_argument('--device', default='auto'); b.add_argument('--json'); b.add_argument('--quick', action='store_true')
     b.add_argument('--force', action='store_true', help='replace --json if it exists')

@@ -6,17 +6,20 @@ with bootstrap intervals."""
 
 # %% ../nbs/10_ood.ipynb #58c29ff1
 from __future__ import annotations
-import math
+import json, math
 import numpy as np
 import torch
+from dataclasses import dataclass, field
 from tqdm.auto import tqdm
 from .core import require
 from .dsm import sigma_grid
 from .langevin import energy_grad_fn
+from .metrics import wilson_interval
 
 # %% auto #0
-__all__ = ['MSMA_SIGMAS', 'ood_features', 'feature_matrix', 'GaussianMixture', 'select_components', 'auroc', 'average_precision',
-           'fpr_at_tpr', 'ood_metrics']
+__all__ = ['MSMA_SIGMAS', 'FEATURE_SETS', 'DETECTOR_FORMAT', 'ood_features', 'feature_matrix', 'GaussianMixture',
+           'select_components', 'auroc', 'average_precision', 'fpr_at_tpr', 'ood_metrics', 'weights_digest',
+           'feature_keys', 'Detector', 'fit_detector', 'detector_dict', 'save_detector', 'load_detector']
 
 # %% ../nbs/10_ood.ipynb #97fca302
 MSMA_SIGMAS = tuple(round(s, 5) for s in sigma_grid(0.01, 1.0, 10, 'geometric').tolist())
@@ -149,3 +152,134 @@ def ood_metrics(score_in, score_out, n_boot: int = 0, seed: int = 0) -> dict:
                     for k, v in draws.items()})
         out['n_bootstrap'] = n_boot
     return out | dict(n_in=len(si), n_out=len(so))
+
+# %% ../nbs/10_ood.ipynb #0c7d3a93
+FEATURE_SETS = ('all', 'msma', 'scores')
+
+def weights_digest(energy) -> str:
+    "SHA-256 of a model's parameters and buffers (names, dtypes, shapes, bytes): which weights features belong to."
+    import hashlib
+    h = hashlib.sha256()
+    for k, v in sorted(energy.state_dict().items()):
+        t = v.detach().cpu().contiguous()
+        h.update(f'{k}:{t.dtype}:{tuple(t.shape)};'.encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+def feature_keys(kind: str, sigmas) -> list:
+    "The feature names of a feature set: 'all', 'msma' (score norms + energy) or 'scores'."
+    s, e = [f'score@{x}' for x in sigmas], [f'energy@{x}' for x in sigmas]
+    sets = dict(all=s + e + ['energy'], msma=s + ['energy'], scores=s)
+    if kind not in sets: raise ValueError(f"feature set {kind!r}: choose one of {', '.join(FEATURE_SETS)}")
+    return sets[kind]
+
+@dataclass
+class Detector:
+    "A fitted outlier detector: features (σs, draws, seed), the mixture, and held-out in-distribution scores."
+    sigmas: list
+    keys: list
+    draws: int
+    seed: int
+    gmm: GaussianMixture
+    calibration: np.ndarray                  # sorted scores of in-distribution images the mixture never saw
+    info: dict = field(default_factory=dict) # what it was fitted on: model digest, data, sizes, candidates
+
+    def features(self, energy, x, progress: bool = False) -> dict:
+        return ood_features(energy, x, self.sigmas, self.draws, seed=self.seed, progress=progress)
+
+    def score(self, feats: dict) -> torch.Tensor:
+        "−log density of each image's features: higher is more unusual."
+        return self.gmm.score(feature_matrix(feats, self.keys))
+
+    def threshold(self, fpr: float = 0.05) -> float:
+        "The score above which an image is flagged: at most a fraction `fpr` of the calibration scores exceed it."
+        if not 0 < fpr < 1: raise ValueError(f"the false-positive rate must lie in (0, 1), got {fpr}")
+        c = self.calibration
+        return float(c[max(0, math.ceil((1 - fpr) * len(c)) - 1)])
+
+    def flag_rate(self, fpr: float = 0.05) -> dict:
+        "The calibration images' own flagged fraction at `threshold(fpr)`, with its 95 % Wilson interval."
+        k, n = int((self.calibration > self.threshold(fpr)).sum()), len(self.calibration)
+        return dict(flagged=k, n=n, rate=k / n, ci95=wilson_interval(k, n))
+
+# %% ../nbs/10_ood.ipynb #23e09cb0
+def fit_detector(energy, x: torch.Tensor, kind: str = 'all', sigmas=MSMA_SIGMAS, draws: int = 1,
+                 components=(1, 2, 3, 4, 6, 8), calibrate: float = 0.2, seed: int = 0, batch: int = 250,
+                 progress: bool = True, fast='auto') -> Detector:
+    "Features of in-distribution images `x`, a mixture fitted on 1 − `calibrate` of them, the rest as calibration."
+    if not 0 < calibrate < 1: raise ValueError(f"calibrate must lie in (0, 1), got {calibrate}")
+    keys = feature_keys(kind, sigmas)
+    n_cal = int(round(calibrate * len(x)))
+    need = max(math.ceil(20 / calibrate), math.ceil(2 * (len(keys) + 1) / (1 - calibrate)))
+    if n_cal < 20 or len(x) - n_cal < 2 * (len(keys) + 1):      # 20 calibration scores; a mixture's covariance
+        raise ValueError(f"{len(x)} images are too few to fit {len(keys)} features and calibrate on "
+                         f"{calibrate:.0%} of them: give at least {need}")
+    feats = ood_features(energy, x, tuple(sigmas), draws, batch=batch, seed=seed, fast=fast, progress=progress)
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
+    cal, fit = perm[:n_cal], perm[n_cal:]
+    gmm, cand = select_components(feature_matrix(feats, keys)[fit], ks=components, seed=seed)
+    det = Detector(list(sigmas), keys, draws, seed, gmm, np.array([]))
+    det.calibration = np.sort(det.score({k: v[cal] for k, v in feats.items()}).numpy())
+    det.info = dict(n_fit=len(fit), n_calibration=n_cal, components=gmm.k, heldout_loglik=cand, feature_set=kind,
+                    model_sha256=weights_digest(energy))
+    return det
+
+# %% ../nbs/10_ood.ipynb #cd19d36c
+DETECTOR_FORMAT = 'msdsm ood detector 1'
+
+def detector_dict(det: Detector) -> dict:
+    "Everything a detector is, as JSON-ready numbers and strings."
+    g = det.gmm
+    mix = dict(k=g.k, ridge=g.ridge, mean=g.mean.tolist(), std=g.std.tolist(), mu=g.mu.tolist(), cov=g.cov.tolist(),
+               w=g.w.tolist())
+    return dict(format=DETECTOR_FORMAT, sigmas=list(det.sigmas), keys=list(det.keys), draws=det.draws, seed=det.seed,
+                mixture=mix, calibration=det.calibration.tolist(), info=det.info)
+
+def save_detector(det: Detector, path, replace: bool = False):
+    "Write the detector as JSON, atomically (a reader never sees half a file)."
+    from pathlib import Path
+    from msdsm.io import atomic_write
+    if not replace and Path(path).exists():
+        raise ValueError(f"{path} already exists: choose another file, or replace it")
+    text = json.dumps(detector_dict(det), indent=1)
+    return atomic_write(path, lambda f: f.write(text.encode()), replace=replace)
+
+# %% ../nbs/10_ood.ipynb #ee761e52
+def _detector_from(d: dict, name: str) -> Detector:
+    "A Detector from `detector_dict`'s form, every field checked (a damaged file is refused, never half-used)."
+    bad = lambda why: ValueError(f"{name} is a damaged outlier detector ({why}): fit it again with msdsm ood fit")
+    try:
+        m, F = d['mixture'], len(d['keys'])
+        sig = [float(s) for s in d['sigmas']]
+        t = {k: torch.tensor(m[k], dtype=torch.float64) for k in ('mean', 'std', 'mu', 'cov', 'w')}
+        cal = np.asarray(d['calibration'], dtype=float)
+        k, draws, seed = int(m['k']), int(d['draws']), int(d['seed'])
+    except (KeyError, TypeError, ValueError) as e: raise bad(f"{type(e).__name__}: {e}") from None
+    shapes = dict(mean=(F,), std=(F,), mu=(k, F), cov=(k, F, F), w=(k,))
+    if wrong := [n for n, s in shapes.items() if tuple(t[n].shape) != s]:
+        raise bad(f"{', '.join(wrong)} of the wrong shape")
+    if not all(torch.isfinite(v).all() for v in t.values()) or not np.isfinite(cal).all() or not len(cal):
+        raise bad("non-finite or missing numbers")
+    known = set(feature_keys('all', sig))
+    if not F or any(key not in known for key in d['keys']): raise bad("features that its σs do not give")
+    g = GaussianMixture(k, ridge=float(m['ridge']), seed=seed)
+    g.mean, g.std, g.mu, g.cov, g.w = (t[n] for n in ('mean', 'std', 'mu', 'cov', 'w'))
+    if torch.linalg.cholesky_ex(g.cov).info.any() or (g.std <= 0).any(): raise bad("a covariance that is not positive")
+    return Detector(sig, list(d['keys']), draws, seed, g, np.sort(cal), dict(d.get('info') or {}))
+
+def load_detector(path, energy=None) -> Detector:
+    "A detector saved by `save_detector`; with `energy`, refused unless it was fitted on those very weights."
+    from msdsm.core import regular_file
+    path = regular_file(path)
+    if not path.is_file(): raise FileNotFoundError(f"{path} does not exist: fit a detector with msdsm ood fit")
+    try: d = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path} is not an outlier detector (not JSON: {type(e).__name__})") from None
+    if not isinstance(d, dict) or d.get('format') != DETECTOR_FORMAT:
+        found = d.get('format') if isinstance(d, dict) else type(d).__name__
+        raise ValueError(f"{path} is not an msdsm outlier detector (format {found!r}, not {DETECTOR_FORMAT!r})")
+    det = _detector_from(d, str(path))
+    if energy is not None and (want := det.info.get('model_sha256')) != (have := weights_digest(energy)):
+        raise ValueError(f"{path} was fitted on another model (weights {str(want)[:12]}…), not this one "
+                         f"({have[:12]}…): its features would mean something else; fit one with msdsm ood fit")
+    return det

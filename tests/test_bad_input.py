@@ -179,7 +179,25 @@ def _cases(tmp: Path, done: Path):
     kept = tmp / 'kept'; kept.mkdir(); (kept / 'restored.png').write_bytes(b'an earlier restoration')
     photo = tmp / 'pics' / 'a.png'
     Image.fromarray(np.zeros((16, 16), np.uint8)).save(tmp / 'small.png')
+    # a well-formed outlier detector, fitted on other weights than MODEL's
+    from msdsm.ood import fit_detector, save_detector
+    class Other(torch.nn.Module):
+        def __init__(self): super().__init__(); self.p = torch.nn.Parameter(torch.ones(()))
+        def forward(self, x): return self.p * x.flatten(1).pow(2).sum(1)
+    save_detector(fit_detector(Other(), torch.rand(200, 1, 32, 32), sigmas=(0.1,), progress=False), tmp / 'other.json')
+    ood = ['ood', 'score', MODEL]
     return [
+        ('ood score: detector of another model', [*ood, tmp / 'other.json', photo], 'fitted on another model', 2, [tmp / 'other.json']),
+        ('ood score: detector not JSON', [*ood, tmp / 'afile', photo], 'not an outlier detector (not JSON', 2, []),
+        ('ood score: detector missing', [*ood, tmp / 'nodet.json', photo], 'does not exist: fit a detector', 2, []),
+        ('ood score: fpr out of range', [*ood, tmp / 'other.json', photo, '--fpr', '1.5'], '--fpr must be less than 1', 2, []),
+        ('ood score: --csv exists', [*ood, tmp / 'other.json', photo, '--csv', tmp / 'exists.png'], 'already exists', 2, [tmp / 'exists.png']),
+        ('ood fit: --out exists', ['ood', 'fit', MODEL, '--in', photo, '--out', tmp / 'exists.png'], 'already exists', 2, [tmp / 'exists.png']),
+        ('ood fit: --out in checkpoints', ['ood', 'fit', MODEL, '--in', photo, '--out', done / 'checkpoints' / 'd.json'], "lies in a run's checkpoints", 2, [done]),
+        ('ood fit: unknown split', ['ood', 'fit', MODEL, '--in', 'fashion_mnist:valid', '--out', tmp / 'd.json'], "not 'valid'", 2, []),
+        ('ood fit: too few images', ['ood', 'fit', MODEL, '--in', photo, '--out', tmp / 'd.json'], 'too few to fit', 2, []),
+        ('ood fit: calibrate 1', ['ood', 'fit', MODEL, '--in', photo, '--calibrate', '1', '--out', tmp / 'd.json'], '--calibrate must be less than 1', 2, []),
+        ('ood fit: not an image', ['ood', 'fit', MODEL, '--in', tmp / 'imgs', '--out', tmp / 'd.json'], 'not a readable image', 2, []),
         ('restore: not an image', ['restore', MODEL, tmp / 'imgs' / 'x.png', '--task', 'inpaint', '--out', tmp / 'r1'], 'not a readable image', 2, [tmp / 'imgs']),
         ('restore: folder without images', ['restore', MODEL, tmp / 'empty_dir', '--task', 'inpaint', '--out', tmp / 'r1'], 'holds no .png', 2, []),
         ('restore: mask of the wrong size', ['restore', MODEL, photo, '--task', 'inpaint', '--mask', tmp / 'mask28.png', '--out', tmp / 'r1'], 'is 28×28 pixels; the images are 32×32', 2, []),
@@ -396,6 +414,7 @@ def test_bad_inputs(tmp_path, finished_run):
         if not ok: failures.append(f"{name}: exit {rc} (want {code}), stderr:\n{stderr[-1500:]}")
     assert not SENTINEL.exists(), 'a pickle ran code'
     assert not (tmp_path / 'r1').exists(), 'a refused restore made its --out folder'
+    assert not (tmp_path / 'd.json').exists(), 'a refused ood fit wrote a detector'
     assert not failures, '\n\n'.join(failures)
 
 
