@@ -62,7 +62,8 @@ def _train(a):
         t = Trainer(make_config(a.recipe, a.config, ov, base=dict(out_dir=f"runs/{a.recipe or 'train'}")))
     if t.rank == 0:
         s = t.settings
-        print(f"msdsm train: {t.cfg.arch}-{t.cfg.width} on {t.cfg.dataset}/{t.cfg.split}, {t.cfg.iterations} "
+        data = t.cfg.dataset if t.cfg.dataset.startswith('folder:') else f"{t.cfg.dataset}/{t.cfg.split}"
+        print(f"msdsm train: {t.cfg.arch}-{t.cfg.width} on {data}, {t.cfg.iterations} "
               f"iterations, batch {t.cfg.batch_size}, device {t.device}, precision {s['precision']}, compile "
               f"{s['compile_mode'] or 'off'}, world size {t.world}; run folder {t.run_dir}"
               + (f" (resuming at step {t.step})" if a.resume else ''), flush=True)

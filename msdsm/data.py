@@ -15,9 +15,10 @@ import torch.nn.functional as F
 from .core import regular_file, repo_root, require
 
 # %% auto #0
-__all__ = ['DATASETS', 'DEBIAN_FMNIST', 'GRID_SOFTWARE', 'DataNotFoundError', 'DatasetInfo', 'data_roots', 'read_idx',
-           'safe_unpickle', 'celeba_crop', 'pad_to_32', 'load_images', 'data_fingerprint', 'to_float', 'BatchSource',
-           'image_grid', 'save_grid']
+__all__ = ['DATASETS', 'DEBIAN_FMNIST', 'IMAGE_SUFFIXES', 'FITS', 'GRID_SOFTWARE', 'DataNotFoundError', 'DatasetInfo',
+           'data_roots', 'read_idx', 'safe_unpickle', 'celeba_crop', 'pad_to_32', 'load_images', 'data_fingerprint',
+           'to_channels', 'to_size', 'folder_files', 'read_images', 'dataset_channels', 'load_folder', 'to_float',
+           'BatchSource', 'image_grid', 'save_grid']
 
 # %% ../nbs/01_data.ipynb #c0d69ca9
 class DataNotFoundError(FileNotFoundError):
@@ -340,6 +341,93 @@ def data_fingerprint(images: torch.Tensor) -> str:
     h = hashlib.sha256(str(tuple(images.shape)).encode())
     h.update(images.detach().cpu().contiguous().numpy().data)
     return h.hexdigest()[:16]
+
+# %% ../nbs/01_data.ipynb #4906c870
+IMAGE_SUFFIXES = ('.png', '.jpg', '.jpeg')
+FITS = ('crop', 'resize')
+
+def to_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
+    "C×H×W float → `channels` channels: gray repeated to RGB, RGB to gray by luminance (ITU-R 601)."
+    if x.shape[0] == channels: return x
+    if x.shape[0] == 1 and channels == 3: return x.expand(3, -1, -1)
+    if x.shape[0] == 3 and channels == 1:
+        return (torch.tensor([0.299, 0.587, 0.114]).reshape(3, 1, 1) * x).sum(0, keepdim=True)
+    raise ValueError(f"cannot convert {x.shape[0]}-channel images to {channels} channels")
+
+def to_size(x: torch.Tensor, size: int, fit: str = 'resize') -> tuple:
+    "C×H×W → C×size×size and how (None if nothing): 28 → 32 is a black border; else `fit`: crop (centre) or resize."
+    h, w = x.shape[-2:]
+    if (h, w) == (size, size): return x, None
+    if (h, w) == (28, 28) and size == 32: return pad_to_32(x[None])[0], 'padded 28×28 → 32×32 with a black border'
+    if fit not in FITS: raise ValueError(f"fit={fit!r}: choose one of {', '.join(FITS)}")
+    how = f'resized {h}×{w} → {size}×{size} (bilinear'
+    if fit == 'crop' and h != w:
+        m = min(h, w); top, left = (h - m) // 2, (w - m) // 2
+        x = x[..., top:top + m, left:left + m]
+        how = f'cropped {h}×{w} to its centre {m}×{m}, resized → {size}×{size} (bilinear'
+    y = F.interpolate(x[None], size=(size, size), mode='bilinear', antialias=True, align_corners=False)[0]
+    return y.clamp(0, 1), how + (', aspect ratio not kept)' if fit == 'resize' and h != w else ')')
+
+# %% ../nbs/01_data.ipynb #09d0d719
+def folder_files(root) -> list:
+    "The PNG/JPEG files under `root`, sub-folders included, hidden files and folders skipped, in path order."
+    root = Path(root)
+    if not root.is_dir(): raise DataNotFoundError(f"folder:{root}: {root} is not a folder of images")
+    files = sorted(f for f in root.rglob('*') if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()
+                   and not any(p.startswith('.') for p in f.relative_to(root).parts))
+    if not files: raise DataNotFoundError(f"folder:{root} holds no .png/.jpg/.jpeg images (sub-folders searched too)")
+    return files
+
+def _folder_cache(root: Path, files: list, channels: int, fit: str, size: int) -> list:
+    "Where the decoded tensor may be cached: beside the data, then the user's cache folder; keyed by what it holds."
+    h = hashlib.sha256(f'{channels}|{fit}|{size}|'.encode())
+    for f in files:
+        st = f.stat(); h.update(f'{f.relative_to(root)}|{st.st_size}|{st.st_mtime_ns};'.encode())
+    name = f'{h.hexdigest()[:20]}.pt'
+    home = Path(os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache')
+    return [root / '.msdsm-cache' / name, home / 'msdsm' / 'folders' / name]
+
+def read_images(files, channels: int, size: int, fit: str = 'resize', uint8: bool = False, progress: bool = False,
+                desc: str = 'reading images') -> tuple:
+    "Image files → (N×`channels`×`size`×`size`, float in [0, 1] or `uint8`; notes: each kind of conversion, counted)."
+    from collections import Counter
+    from tqdm.auto import tqdm
+    from msdsm.io import read_image
+    xs, notes = [], Counter()
+    for f in tqdm(files, disable=not progress, desc=desc, leave=False):
+        a = torch.from_numpy(read_image(f).copy()).float() / 255         # PIL's arrays are read-only
+        x = a[None] if a.ndim == 2 else a.permute(2, 0, 1)
+        if x.shape[0] != channels: notes['gray → colour' if channels == 3 else 'colour → gray (luminance)'] += 1
+        x, how = to_size(to_channels(x, channels), size, fit)
+        if how: notes[how] += 1
+        xs.append((x * 255).round().to(torch.uint8) if uint8 else x)    # uint8 at once: a large tree stays small
+    return torch.stack(xs), [f"{k}: {v} of {len(files)} images" for k, v in notes.items()]
+
+# %% ../nbs/01_data.ipynb #70eff194
+def dataset_channels(dataset: str, channels: int = 0) -> int:
+    "The channels a data set is trained with: a named set's own; a folder's `channels` (0: 3, colour)."
+    return (channels or 3) if dataset.startswith('folder:') else DATASETS[dataset].channels
+
+def load_folder(root, channels: int = 3, fit: str = 'crop', size: int = 32, progress: bool = True) -> torch.Tensor:
+    "Every PNG/JPEG under `root` as uint8 N×`channels`×`size`×`size` (see above), from the cache when it is there."
+    if channels not in (1, 3): raise ValueError(f"channels={channels!r}: a folder's images are read as 1 or 3 channels")
+    if fit not in FITS: raise ValueError(f"fit={fit!r}: choose one of {', '.join(FITS)}")
+    root = Path(root).expanduser()
+    files = folder_files(root)
+    caches = _folder_cache(root, files, channels, fit, size)
+    for c in caches:
+        try: x = torch.load(c, weights_only=True)
+        except Exception: continue                                   # absent, unreadable or damaged: decode again
+        if torch.is_tensor(x) and x.dtype == torch.uint8 and tuple(x.shape) == (len(files), channels, size, size):
+            return x
+    x, notes = read_images(files, channels, size, fit, uint8=True, progress=progress, desc=f'decoding {root.name}')
+    for n in notes: warnings.warn(f"folder:{root}: {n}")
+    from msdsm.io import atomic_save
+    for c in caches:
+        try: atomic_save(x, c); break
+        except Exception: continue                                   # read-only data: the user's cache instead
+    else: warnings.warn(f"folder:{root}: could not cache the decoded images ({', '.join(map(str, caches))})")
+    return x
 
 # %% ../nbs/01_data.ipynb #965d8626
 def to_float(x: torch.Tensor) -> torch.Tensor:

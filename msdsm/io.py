@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 import msdsm
 from .core import regular_file
-from .data import DATASETS
+from .data import dataset_channels
 from .energy import ENERGY_FAMILIES, build_energy, family_of, EnergyNet
 
 # %% auto #0
@@ -233,7 +233,8 @@ def git_commit():
 # %% ../nbs/06_io.ipynb #8fd70dfe
 def model_kwargs(config: dict) -> dict:
     "The energy network's constructor arguments from a training config (a `Config` as a dict)."
-    return dict(arch=config.get('arch', 'res12'), in_channels=DATASETS[config.get('dataset', 'fashion_mnist')].channels,
+    channels = dataset_channels(config.get('dataset', 'fashion_mnist'), config.get('channels', 0))
+    return dict(arch=config.get('arch', 'res12'), in_channels=channels,
                 width=config.get('width', 64), resolution=32, act=config.get('act', 'elu'),
                 norm=config.get('norm', False))
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
-from .data import pad_to_32
+from .data import IMAGE_SUFFIXES, read_images
 from .langevin import (LangevinResult, _Recorder, _as_temps, _randn_like, denoise, energy_grad_fn,
                             langevin_update, make_schedule, to_pixels)
 
@@ -228,30 +228,13 @@ def image_files(paths) -> list:
     files = []
     for p in map(Path, paths):
         if p.is_dir():
-            found = sorted(f for f in p.iterdir() if f.suffix.lower() in ('.png', '.jpg', '.jpeg') and f.is_file())
+            found = sorted(f for f in p.iterdir() if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file())
             if not found: raise ValueError(f"{p} holds no .png/.jpg/.jpeg images")
             files += found
         elif not p.exists(): raise FileNotFoundError(f"{p} does not exist")
         else: files.append(regular_file(p))
     if not files: raise ValueError("no images given")
     return files
-
-def _to_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
-    "C×H×W float → `channels` channels: gray repeated to RGB, RGB to gray by luminance (ITU-R 601)."
-    if x.shape[0] == channels: return x
-    if x.shape[0] == 1 and channels == 3: return x.expand(3, -1, -1)
-    if x.shape[0] == 3 and channels == 1:
-        return (torch.tensor([0.299, 0.587, 0.114]).reshape(3, 1, 1) * x).sum(0, keepdim=True)
-    raise ValueError(f"cannot convert {x.shape[0]}-channel images to the model's {channels} channels")
-
-def _to_size(x: torch.Tensor, size: int) -> tuple:
-    "C×H×W → C×size×size, and how: 28 → 32 is the black border the (Fashion-)MNIST models were trained with."
-    h, w = x.shape[-2:]
-    if (h, w) == (size, size): return x, None
-    if (h, w) == (28, 28) and size == 32: return pad_to_32(x[None])[0], 'padded 28×28 → 32×32 with a black border'
-    y = F.interpolate(x[None], size=(size, size), mode='bilinear', antialias=True, align_corners=False)[0]
-    kept = '' if h == w else ', aspect ratio not kept'
-    return y.clamp(0, 1), f'resized {h}×{w} → {size}×{size} (bilinear{kept})'
 
 def image_sizes(files) -> list:
     "(height, width) of each image file, read from its header."
@@ -263,17 +246,9 @@ def image_sizes(files) -> list:
 
 def load_user_images(paths, channels: int, size: int) -> tuple:
     "PNG/JPEG files or folders → (N×`channels`×`size`×`size` float in [0, 1], file list, notes of what was converted)."
-    from collections import Counter
-    from msdsm.io import read_image
-    files, xs, notes = image_files(paths), [], Counter()
-    for f in files:
-        a = torch.from_numpy(read_image(f).copy()).float() / 255        # PIL's arrays are read-only
-        x = a[None] if a.ndim == 2 else a.permute(2, 0, 1)
-        if x.shape[0] != channels: notes[f"{'gray → RGB' if channels == 3 else 'RGB → gray (luminance)'}"] += 1
-        x, how = _to_size(_to_channels(x, channels), size)
-        if how: notes[how] += 1
-        xs.append(x)
-    return torch.stack(xs), files, [f"{k}: {v} of {len(files)} images" for k, v in notes.items()]
+    files = image_files(paths)
+    x, notes = read_images(files, channels, size)
+    return x, files, notes
 
 # %% ../nbs/15_restore.ipynb #b5133e33
 def make_mask(spec: str, size: int, seed: int = 0) -> torch.Tensor:

@@ -20,7 +20,8 @@ from tqdm.auto import tqdm
 
 import msdsm
 from .core import SignalOrder, read_yaml, regular_file, resolve_device
-from .data import load_images, BatchSource, DATASETS, data_fingerprint, save_grid, to_float, GRID_SOFTWARE
+from .data import (load_images, load_folder, dataset_channels, BatchSource, DATASETS, data_fingerprint, save_grid,
+                        to_float, GRID_SOFTWARE)
 from .energy import build_energy, EnergyNet, ACTIVATIONS, _STAGES
 from .dsm import batch_sigmas, mdsm_loss, reference_units
 from .langevin import draw_samples, short_schedule
@@ -42,6 +43,8 @@ class Config:
     dataset: str = 'fashion_mnist'
     split: str = 'train'
     data_dir: str | None = None
+    channels: int = 0                    # dataset=folder:PATH: 1 (gray) or 3 (colour); 0: 3, or a named set's own
+    fit: str = 'crop'                    # folder images of another size: crop (the centre square) | resize
     # energy network
     arch: str = 'res12'
     width: int = 64
@@ -90,12 +93,13 @@ class Config:
     def __post_init__(self): _check_config(self)       # types, choices, data set and ranges (below)
 
     @property
-    def in_channels(self): return DATASETS[self.dataset].channels
+    def in_channels(self): return dataset_channels(self.dataset, self.channels)
 
     def model_kwargs(self): return model_kwargs(asdict(self))
 
 # %% ../nbs/07_train.ipynb #50166612
-_CHOICES = dict(sigma_spacing=('linear', 'geometric'), sigma_mode=('grid', 'iid'), lr_schedule=('cosine', 'constant'),
+_CHOICES = dict(fit=('crop', 'resize'), sigma_spacing=('linear', 'geometric'), sigma_mode=('grid', 'iid'),
+                lr_schedule=('cosine', 'constant'),
                 precision=('auto', 'fp32', 'tf32', 'bf16'), nonfinite=('stop', 'skip'),
                 compile_mode=('auto', None, 'default', 'reduce-overhead', 'max-autotune', 'max-autotune-no-cudagraphs'))
 
@@ -104,8 +108,9 @@ def _check_config(cfg):
     _check_types(cfg)
     for k, ok in _CHOICES.items():
         if getattr(cfg, k) not in ok: raise ValueError(f"{k}={getattr(cfg, k)!r}: choose one of {ok}")
-    if cfg.dataset not in DATASETS:
-        raise ValueError(f"Unknown dataset {cfg.dataset!r}. Known: {', '.join(DATASETS)}")
+    if cfg.dataset not in DATASETS and not cfg.dataset.startswith('folder:'):
+        raise ValueError(f"Unknown dataset {cfg.dataset!r}. Known: {', '.join(DATASETS)}; or folder:PATH for your "
+                         f"own images")
     _check_ranges(cfg)
 
 # %% ../nbs/07_train.ipynb #4171617c
@@ -163,8 +168,28 @@ def _check_ranges(cfg):
     if cfg.data_dir is not None and not cfg.data_dir.strip():
         raise ValueError("data_dir is empty: name the folder holding the data, or leave data_dir out to search the "
                          "usual places")
+    _check_data(cfg)
+
+# %% ../nbs/07_train.ipynb #edf0b4fa
+def _check_data(cfg):
+    "The data set's split and channels; a folder's path made absolute, so a resume from elsewhere finds it."
+    if cfg.dataset.startswith('folder:'):
+        if not (path := cfg.dataset[7:].strip()): raise ValueError("dataset=folder: names no folder: folder:PATH")
+        cfg.dataset = 'folder:' + str(Path(path).expanduser().absolute())
+        if cfg.split != 'train': raise ValueError(f"split={cfg.split!r}: a folder has no splits; it is all 'train'")
+        if cfg.channels not in (0, 1, 3): raise ValueError(f"channels={cfg.channels}: a folder is read as 1 or 3")
+        return
     if cfg.split not in DATASETS[cfg.dataset].splits:
         raise ValueError(f"split={cfg.split!r}: {cfg.dataset} has the splits {DATASETS[cfg.dataset].splits}")
+    if cfg.channels not in (0, DATASETS[cfg.dataset].channels):
+        raise ValueError(f"channels={cfg.channels}: {cfg.dataset} has {DATASETS[cfg.dataset].channels}; channels is "
+                         f"for dataset=folder:PATH")
+
+def _training_images(cfg, progress: bool = True) -> torch.Tensor:
+    "The run's uint8 images: a named data set's split, or a folder's images converted (and cached) as configured."
+    if cfg.dataset.startswith('folder:'):
+        return load_folder(cfg.dataset[7:], cfg.in_channels, cfg.fit, progress=progress)
+    return load_images(cfg.dataset, cfg.split, cfg.data_dir)[0]
 
 def _parse_value(key: str, v):
     "A command-line value read by the field's type: text stays text; numbers, flags and null are parsed."
@@ -288,7 +313,7 @@ class Trainer:
 
     def _init_data(self, images):
         cfg = self.cfg
-        if images is None: images, _ = load_images(cfg.dataset, cfg.split, cfg.data_dir)
+        if images is None: images = _training_images(cfg, progress=cfg.progress and self.rank == 0)
         if images.ndim != 4 or images.shape[1:] != (cfg.in_channels, 32, 32):
             raise ValueError(f"{cfg.dataset} images must be N×{cfg.in_channels}×32×32 for this model, "
                              f"got {tuple(images.shape)}")
