@@ -441,7 +441,8 @@ class BatchSource:
         if images.dtype != torch.uint8 or images.ndim != 4:
             raise ValueError(f"BatchSource wants uint8 N×C×H×W images, got {images.dtype} {tuple(images.shape)}")
         if batch_size > len(images):
-            raise ValueError(f"batch_size {batch_size} exceeds the data set size {len(images)}")
+            raise ValueError(f"batch_size {batch_size} exceeds the data set size {len(images)}: lower batch_size "
+                             "or give more images")
         if batch_size % world_size:
             raise ValueError(f"batch_size {batch_size} must be divisible by world_size {world_size}")
         self.device = torch.device(device)

@@ -107,7 +107,7 @@ def _check_config(cfg):
     "A Config is checked once, when it is made: every field's type, the named choices, the data set, the ranges."
     _check_types(cfg)
     for k, ok in _CHOICES.items():
-        if getattr(cfg, k) not in ok: raise ValueError(f"{k}={getattr(cfg, k)!r}: choose one of {ok}")
+        if getattr(cfg, k) not in ok: raise ValueError(f"{k}={getattr(cfg, k)!r}: choose one of {', '.join(map(str, ok))}")
     if cfg.dataset not in DATASETS and not cfg.dataset.startswith('folder:'):
         raise ValueError(f"Unknown dataset {cfg.dataset!r}. Known: {', '.join(DATASETS)}; or folder:PATH for your "
                          f"own images")

@@ -219,6 +219,14 @@ def _cases(tmp: Path, done: Path):
         ('restore: folder as --mask', ['restore', MODEL, photo, '--task', 'inpaint', '--mask', tmp / 'pics', '--out', tmp / 'r1'], 'is a folder: give one mask image', 2, []),
         ('restore: too few steps', ['restore', MODEL, photo, '--task', 'inpaint', '--steps', '3', '--out', tmp / 'r1'], '--steps must be at least 5', 2, []),
         ('restore: references do not match', ['restore', MODEL, photo, '--task', 'inpaint', '--reference', photo, photo, '--out', tmp / 'r1'], '2 images for 1 measurements', 2, []),
+        ('train: folder that does not exist', ['train', *TINY, f'dataset=folder:{tmp}/nowhere', f'out_dir={tmp}/ft'], 'is not a folder of images', 2, []),
+        ('train: folder that is a file', ['train', *TINY, f'dataset=folder:{tmp}/afile', f'out_dir={tmp}/ft'], 'is not a folder of images', 2, []),
+        ('train: folder with no images', ['train', *TINY, f'dataset=folder:{tmp}/empty_dir', f'out_dir={tmp}/ft'], 'holds no .png/.jpg/.jpeg images', 2, []),
+        ('train: folder with a non-image', ['train', *TINY, f'dataset=folder:{tmp}/imgs', f'out_dir={tmp}/ft'], 'is not a readable image', 2, [tmp / 'imgs']),
+        ('train: folder as 2 channels', ['train', *TINY, f'dataset=folder:{tmp}/pics', 'channels=2', f'out_dir={tmp}/ft'], 'a folder is read as 1 or 3', 2, []),
+        ('train: folder with a test split', ['train', *TINY, f'dataset=folder:{tmp}/pics', 'split=test', f'out_dir={tmp}/ft'], 'a folder has no splits', 2, []),
+        ('train: folder fit unknown', ['train', *TINY, f'dataset=folder:{tmp}/pics', 'fit=stretch', f'out_dir={tmp}/ft'], 'choose one of crop, resize', 2, []),
+        ('train: folder of fewer images than a batch', ['train', *TINY, f'dataset=folder:{tmp}/pics', f'out_dir={tmp}/ft'], 'exceeds the data set size 1', 2, []),
         ('--data-dir that is a file', ['train', *TINY, '--data-dir', tmp / 'afile', f'out_dir={tmp}/df'], 'is a file, not a folder', 2, []),
         ('a new run where one died before its first checkpoint', ['train', *TINY, 'iterations=2', f'out_dir={dead}'], 'stopped before its first checkpoint', 2, [dead]),
         ('resume of a run that died before its first checkpoint', ['train', '--resume', dead], 'start it again, with --overwrite', 2, [dead]),
@@ -415,6 +423,7 @@ def test_bad_inputs(tmp_path, finished_run):
     assert not SENTINEL.exists(), 'a pickle ran code'
     assert not (tmp_path / 'r1').exists(), 'a refused restore made its --out folder'
     assert not (tmp_path / 'd.json').exists(), 'a refused ood fit wrote a detector'
+    assert not (tmp_path / 'ft').exists(), 'a refused folder training made its run folder'
     assert not failures, '\n\n'.join(failures)
 
 
