@@ -276,18 +276,6 @@ def _check_references(files, refs, f: int = 1):
                              + ": a reference must be the clean picture at the same size")
 
 # %% ../nbs/13_cli.ipynb #8751959a
-def _restore_scores(res, x) -> dict:
-    "PSNR and SSIM of the completions' mean, of each completion and of the baseline, per image and on average."
-    from msdsm.restore import psnr, ssim
-    n = len(res.samples)
-    per = dict(psnr_mean=psnr(res.mean, x), psnr_completion=psnr(res.samples.flatten(0, 1), x.repeat(n, 1, 1, 1))
-               .reshape(n, -1).mean(0), psnr_baseline=psnr(res.naive, x), ssim_mean=ssim(res.mean, x),
-               ssim_baseline=ssim(res.naive, x))
-    gain = per['psnr_mean'] - per['psnr_baseline']
-    return dict(n_images=len(x), completions=n, baseline=res.baseline, kind=res.kind,
-                **{k: v.mean().item() for k, v in per.items()}, psnr_gain_min=gain.min().item(),
-                psnr_gain_max=gain.max().item(), per_image={k: v.tolist() for k, v in per.items()})
-
 def _restore_figure(res, shown, x, png: Path, title: str, force: bool, rows: int = 16):
     "The figure of the first `rows` images (all of them are in the .pt file)."
     from dataclasses import replace
@@ -315,20 +303,22 @@ def _restore_options(a) -> float:
     return sigma_y
 
 def _restore_report(res, scores, n_images: int, written: list, steps: int, schedule: str):
-    "What was written, and the scores against the baseline (means over the images, with the gain's range)."
+    "What was written, and the scores against the baseline (means over the images; the gain's interval and range)."
     print(f"wrote {' and '.join(map(str, written))} ({n_images} images × {len(res.samples)} completions, {steps}-step "
           f"{schedule} schedule; {res.kind})")
     if s := scores:
         print(f"PSNR of the mean of the completions {s['psnr_mean']:.2f} dB vs {res.baseline} {s['psnr_baseline']:.2f} "
-              f"dB (means over n = {s['n_images']} images; gain {s['psnr_gain_min']:+.2f} to {s['psnr_gain_max']:+.2f} "
-              f"dB); SSIM {s['ssim_mean']:.3f} vs {s['ssim_baseline']:.3f}")
+              f"dB (means over n = {s['n_images']} images; gain {s['psnr_gain']:+.2f} dB"
+              + (f", 95 % bootstrap interval over the images [{ci[0]:+.2f}, {ci[1]:+.2f}]" if (ci := s['psnr_gain_ci95'])
+                 else '') + f", {s['psnr_gain_min']:+.2f} to {s['psnr_gain_max']:+.2f} image by image); "
+              f"SSIM {s['ssim_mean']:.3f} vs {s['ssim_baseline']:.3f}")
 
 def _restore(a):
     import torch
     from msdsm.core import resolve_device
     from msdsm.io import RESTORATIONS, atomic_write, load_energy
     from msdsm.langevin import make_schedule
-    from msdsm.restore import end_at_t1, restore
+    from msdsm.restore import end_at_t1, restoration_scores, restore
     sigma_y = _restore_options(a)
     png, pt, mj = _restore_out(Path(a.out), a.force)
     temps = make_schedule(a.schedule, a.steps)
@@ -344,7 +334,7 @@ def _restore(a):
     res.samples, res.mean, res.std, res.naive = (t.cpu() for t in (res.samples, res.mean, res.std, res.naive))
     if not torch.isfinite(res.samples).all():
         raise RuntimeError("some chains went non-finite (try a smaller --step-size); nothing was written")
-    scores = _restore_scores(res, x) if x is not None else None
+    scores = restoration_scores(res, x) if x is not None else None
     _restore_out(Path(a.out), a.force)        # again: a file may have appeared during the sampling
     Path(a.out).mkdir(parents=True, exist_ok=True)
     how = dict(task=a.task, sigma_y=sigma_y, n=a.n, schedule=a.schedule, steps=len(temps), seed=a.seed,

@@ -18,7 +18,7 @@ from .langevin import (LangevinResult, _Recorder, _as_temps, _randn_like, denois
 # %% auto #0
 __all__ = ['Operator', 'MaskOp', 'IdentityOp', 'AvgPoolOp', 'gaussian_kernel', 'BlurOp', 'posterior_langevin', 'inpaint',
            'end_at_t1', 'Restoration', 'restore', 'psnr', 'ssim', 'image_files', 'image_sizes', 'load_user_images',
-           'make_mask', 'restoration_figure']
+           'make_mask', 'restoration_figure', 'restoration_scores']
 
 # %% ../nbs/15_restore.ipynb #7c1a2d11
 class Operator:
@@ -306,3 +306,18 @@ def restoration_figure(res: Restoration, measurement: torch.Tensor, reference: t
     if title: fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/15_restore.ipynb #8b6dc0a3
+def restoration_scores(res: Restoration, x: torch.Tensor, n_boot: int = 1000, seed: int = 0) -> dict:
+    "PSNR/SSIM of `res` (mean, single completions, baseline) against clean `x`, per image and averaged, and the gain."
+    from msdsm.metrics import bootstrap_interval
+    n = len(res.samples)
+    one = psnr(res.samples.flatten(0, 1), x.repeat(n, 1, 1, 1)).reshape(n, -1)       # completion × image
+    per = dict(psnr_mean=psnr(res.mean, x), psnr_completion=one.mean(0), psnr_baseline=psnr(res.naive, x),
+               ssim_mean=ssim(res.mean, x), ssim_baseline=ssim(res.naive, x))
+    gain = (per['psnr_mean'] - per['psnr_baseline']).double()     # paired: one image, restored and trivially estimated
+    ci = bootstrap_interval(gain.numpy(), n_boot=n_boot, seed=seed) if len(x) > 1 else None
+    return dict(n_images=len(x), completions=n, baseline=res.baseline, kind=res.kind,
+                **{k: v.mean().item() for k, v in per.items()}, psnr_gain=gain.mean().item(), psnr_gain_ci95=ci,
+                psnr_gain_min=gain.min().item(), psnr_gain_max=gain.max().item(),
+                per_image={k: v.tolist() for k, v in per.items()})
