@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 OUT=${OUT:-gpu-out}; KIT=${KIT:-.offline-kit}; PY=${PY:-python3}; DEVICE=${DEVICE:-cuda}
 VARIANTS=(default stem_unfold stem_pad8 stem_nchw stem_fp32 no_channels_last cudnn_benchmark)
 if [ -n "${TINY:-}" ]; then PROF=(--width 8 --batch 8 --steps 1); LEV=(--width 8 --batch 8 --repeat 1); BENCH=(--quick)
-  VARIANTS=(default stem_unfold)     # the rest: stem layers (tests/test_levers.py checks them in-process), CUDA settings
+  VARIANTS=(default stem_unfold)     # the rest: stem layers (14_bench checks them in-process), CUDA settings
 else PROF=(--batch 128 256); LEV=(); BENCH=(); fi
 mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
 # msdsm needs fastcore and pyyaml beyond the node's torch: offline/python.sh installs them from the kit once
@@ -24,11 +24,11 @@ part() { local limit=$1 name=$2; shift 2; echo "== $name (limit ${limit}s): $*"
 case "${1:-}" in
   profile)
     part 200 profile "${RUN[@]}" -m msdsm.cli bench --breakdown --device "$DEVICE" "${PROF[@]}" --json "$OUT/profile.json"
-    part 330 levers "${RUN[@]}" benchmarks/levers.py --device "$DEVICE" "${LEV[@]}" --json "$OUT/levers.json" \
-      --only "${VARIANTS[@]}" ;;
+    part 330 levers "${RUN[@]}" -m msdsm.cli bench --levers "${VARIANTS[@]}" --device "$DEVICE" "${LEV[@]}" \
+      --json "$OUT/levers.json" ;;
   autotune)
-    part 330 levers-autotune "${RUN[@]}" benchmarks/levers.py --device "$DEVICE" "${LEV[@]}" \
-      --json "$OUT/levers-autotune.json" --only default max_autotune --budget 300
+    part 330 levers-autotune "${RUN[@]}" -m msdsm.cli bench --levers max_autotune --device "$DEVICE" "${LEV[@]}" \
+      --json "$OUT/levers-autotune.json" --budget 300
     part 200 bench "${RUN[@]}" -m msdsm.cli bench --device "$DEVICE" "${BENCH[@]}" --only train \
       --json "$OUT/bench_train.json" ;;
   *) echo "usage: $0 profile|autotune" >&2; exit 2 ;;

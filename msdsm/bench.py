@@ -5,19 +5,27 @@ one process, with a correctness check in the same run."""
 
 # %% ../nbs/14_bench.ipynb #9e617943
 from __future__ import annotations
-import json, math, platform, statistics, tempfile, time
+import json, math, statistics, tempfile, time
 from datetime import datetime, timezone
 from pathlib import Path
 import torch
+from .core import resolve_device
 from .energy import build_energy, energy_and_grad
 from .dsm import sigma_grid, mdsm_loss
 from .langevin import fast_energy_grad, langevin_update
 from .train import Trainer, make_config
 
 # %% auto #0
-__all__ = ['GRAD_TOL', 'LANGEVIN_TOL', 'time_ms', 'count_flops', 'peak_bf16_tflops', 'reference_train_step',
+__all__ = ['GRAD_TOL', 'LANGEVIN_TOL', 'LEVERS', 'time_ms', 'count_flops', 'peak_bf16_tflops', 'reference_train_step',
            'reference_langevin_step', 'bench_train', 'bench_langevin', 'format_table', 'bench_case', 'run_bench',
-           'ConvTimer', 'recipe_trainer', 'eager_breakdown', 'compiled_profile', 'breakdown_table', 'run_breakdown']
+           'ConvTimer', 'recipe_trainer', 'eager_breakdown', 'compiled_profile', 'breakdown_table', 'run_breakdown',
+           'Stem', 'run_lever', 'run_levers', 'lever_line', 'levers_table']
+
+# %% ../nbs/14_bench.ipynb #7e528ff7
+def _device_name(dev) -> str:
+    "The card, or the CPU model and its cores: what every timing names."
+    from msdsm.reproduce import machine
+    return torch.cuda.get_device_name(dev) if dev.type == 'cuda' else machine()
 
 # %% ../nbs/14_bench.ipynb #77a3d08e
 def _sync(dev):
@@ -264,7 +272,7 @@ def run_bench(device='auto', json_path=None, quick=False, only=None, repeat=20, 
     "Run every case; print the table (ms per step, medians); write JSON if asked. Returns the results."
     dev = torch.device(device if device != 'auto' else ('cuda' if torch.cuda.is_available() else 'cpu'))
     res = dict(date=datetime.now(timezone.utc).isoformat(timespec='seconds'), torch=torch.__version__,
-               device=torch.cuda.get_device_name(dev) if dev.type == 'cuda' else platform.processor() or 'cpu',
+               device=_device_name(dev),
                quick=quick or dev.type != 'cuda', complete=False, cases=[])     # complete: every case asked for ran
     res['peak_bf16_tflops_measured'] = peak_bf16_tflops(dev)
     for c in _cases(dev, quick):
@@ -377,7 +385,7 @@ def breakdown_table(rows) -> str:
 def run_breakdown(device='auto', width=64, batches=(128, 256), steps=10, json_path=None, force=False) -> dict:
     "Both views at each batch size; prints the tables, and keeps the JSON as each batch size ends."
     dev = torch.device(device if device != 'auto' else ('cuda' if torch.cuda.is_available() else 'cpu'))
-    res = dict(device=torch.cuda.get_device_name(dev) if dev.type == 'cuda' else platform.processor() or 'cpu',
+    res = dict(device=_device_name(dev),
                torch=str(torch.__version__), width=width, complete=False, cases=[])
     with tempfile.TemporaryDirectory() as runs:
         for b in batches:
@@ -395,3 +403,117 @@ def run_breakdown(device='auto', width=64, batches=(128, 256), steps=10, json_pa
     res['complete'] = True
     if json_path: _write_json(json_path, res); print(f"wrote {json_path}")
     return res
+
+# %% ../nbs/14_bench.ipynb #73d8e888
+class Stem(torch.nn.Module):
+    """The stem convolution computed another way. It holds the original `weight` and `bias` under the same names, so
+    state dicts (and the fp32 model of the check) are unchanged."""
+    def __init__(self, conv: torch.nn.Conv2d, how: str):
+        super().__init__()
+        if how not in ('unfold', 'pad8', 'nchw', 'fp32'): raise ValueError(f'unknown stem variant {how!r}')
+        self.weight, self.bias, self.how, self.padding = conv.weight, conv.bias, how, conv.padding
+
+    def forward(self, x):
+        F = torch.nn.functional
+        cl = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous()
+        to_cl = (lambda h: h.contiguous(memory_format=torch.channels_last)) if cl else (lambda h: h)
+        if self.how == 'unfold':                        # B × C·9 × H·W patches, one (O × C·9) matmul
+            B, _, H, W = x.shape
+            cols = F.unfold(x.contiguous(), self.weight.shape[-2:], padding=self.padding)
+            return to_cl((self.weight.flatten(1) @ cols).view(B, -1, H, W) + self.bias.view(1, -1, 1, 1))
+        if self.how == 'pad8':                          # zero channels: the tensor-core friendly C = 8
+            pad = 8 - x.shape[1]
+            return F.conv2d(to_cl(F.pad(x, (0, 0, 0, 0, 0, pad))), F.pad(self.weight, (0, 0, 0, 0, 0, pad)),
+                            self.bias, padding=self.padding)
+        if self.how == 'nchw': return to_cl(F.conv2d(x.contiguous(), self.weight, self.bias, padding=self.padding))
+        with torch.autocast(x.device.type, enabled=False):                       # fp32
+            return F.conv2d(x.float(), self.weight.float(), self.bias.float(), padding=self.padding)
+
+# %% ../nbs/14_bench.ipynb #c2627f04
+LEVERS = {                                          # most promising first: a run cut short has measured these
+    'default': dict(), 'stem_unfold': dict(stem='unfold'), 'stem_pad8': dict(stem='pad8'),
+    'stem_nchw': dict(stem='nchw'), 'stem_fp32': dict(stem='fp32'),
+    'no_channels_last': dict(overrides=dict(channels_last=False)), 'cudnn_benchmark': dict(cudnn_benchmark=True),
+    'max_autotune': dict(overrides=dict(compile_mode='max-autotune'), budget=300),
+}
+
+def run_lever(name, device, width=64, batch=128, repeat=20, langevin_batch=0) -> dict:
+    "One lever in this process: the step's median time, the first step's time (compilation), the check vs fp32."
+    v, dev = LEVERS[name], torch.device(device)
+    torch.backends.cudnn.benchmark = bool(v.get('cudnn_benchmark'))
+    torch.manual_seed(0)
+    model = build_energy('res12', in_channels=1, width=width)
+    if v.get('stem'): model.stem = Stem(model.stem, v['stem'])
+    with tempfile.TemporaryDirectory() as d:
+        tr = recipe_trainer(width, batch, dev, d, model=model, **v.get('overrides', {}))
+        t0 = time.perf_counter(); tr.train_step(); _sync(dev); first = time.perf_counter() - t0
+        res = dict(variant=name, step=time_ms(tr.train_step, dev, 5, repeat), first_step_s=first,
+                   settings={k: str(x) for k, x in tr.settings.items()}, check=_grad_check(tr, dev))
+    if langevin_batch:                                  # the sampler's x ↦ (E, ∇E) with the same stem
+        x = torch.rand(langevin_batch, 1, 32, 32, device=dev)
+        eg = fast_energy_grad(tr.model.eval(), x, precision=tr.precision, compile=tr.compiled)
+        t0 = time.perf_counter(); eg(x); _sync(dev); res['langevin_first_s'] = time.perf_counter() - t0
+        res['langevin'] = time_ms(lambda: eg(x), dev, 3, repeat)
+    return res
+
+# %% ../nbs/14_bench.ipynb #ab2662da
+_CHILD = 'import json, sys; from msdsm.bench import run_lever; print(json.dumps(run_lever(*json.loads(sys.argv[1]))))'
+
+def _lever_child(name, device, width, batch, repeat, langevin_batch, limit) -> dict:
+    "One lever in its own process under `limit` seconds: its result, or why there is none."
+    import os, subprocess, sys
+    import msdsm
+    pkg = str(Path(msdsm.__file__).resolve().parent.parent)       # this msdsm, installed or not
+    env = {**os.environ, 'PYTHONPATH': os.pathsep.join(p for p in (pkg, os.environ.get('PYTHONPATH')) if p)}
+    args = json.dumps([name, str(device), width, batch, repeat, langevin_batch])
+    try:
+        p = subprocess.run([sys.executable, '-c', _CHILD, args], capture_output=True, text=True, timeout=limit, env=env)
+    except subprocess.TimeoutExpired: return dict(variant=name, status=f'timed out after {limit} s')
+    lines = [l for l in p.stdout.splitlines() if l.startswith('{')]
+    if p.returncode or not lines: return dict(variant=name, status='failed', error=(p.stderr or p.stdout)[-1500:])
+    return json.loads(lines[-1]) | dict(status='ok')
+
+def run_levers(names=None, device='auto', width=64, batch=128, repeat=20, langevin_batch=0, json_path=None,
+               budget=240, force=False) -> dict:
+    "Every lever in `names` (the default first: each ratio needs it), each in its own process, written as it goes."
+    dev = torch.device(resolve_device(device))
+    unknown = [n for n in names or [] if n not in LEVERS]
+    if unknown: raise ValueError(f"unknown lever {', '.join(unknown)}; choose from {', '.join(LEVERS)}")
+    names = ['default'] + [n for n in (names or LEVERS) if n != 'default']
+    out = dict(device=_device_name(dev),
+               torch=torch.__version__, width=width, batch=batch, repeat=repeat, variants=[])
+    for name in names:
+        t0 = time.perf_counter()
+        r = _lever_child(name, dev, width, batch, repeat, langevin_batch, LEVERS[name].get('budget', budget))
+        out['variants'].append(r | dict(wall_s=time.perf_counter() - t0))
+        print(lever_line(out['variants'][-1], out['variants'][0]), flush=True)
+        if json_path: _write_json(json_path, out, replace=force or len(out['variants']) > 1)
+    print('\n' + levers_table(out))
+    return out
+
+# %% ../nbs/14_bench.ipynb #008f3afc
+def lever_line(r, base) -> str:
+    "One lever as it finishes: its time, the ratio to the default, the first step and the check."
+    if r['status'] != 'ok':
+        return f"{r['variant']:18s} {r['status']}" + (f": {r['error'][-300:]}" if 'error' in r else '')
+    ms, b = r['step']['median_ms'], base.get('step', {}).get('median_ms')
+    return (f"{r['variant']:18s} {ms:9.3f} ms" + (f"  ×{b / ms:5.2f} vs default" if b else '') +
+            f"  first step {r['first_step_s']:.1f} s  check {'ok' if r['check']['passed'] else 'FAILED'}"
+            f" (cos {r['check']['grad_cosine']:.6f})")
+
+def levers_table(out) -> str:
+    "Markdown for benchmarks/RESULTS.md: every lever, kept or not, with its time and its check."
+    base = next((r for r in out['variants'] if r['variant'] == 'default' and r['status'] == 'ok'), None)
+    rows = [f"{out['device']} · torch {out['torch']} · Res12-{out['width']} bs {out['batch']} · medians of "
+            f"{out['repeat']}", '',
+            '| lever | step ms | × vs default | first step s | Langevin ms | loss rel diff | grad cosine | check |',
+            '|---|---|---|---|---|---|---|---|']
+    for r in out['variants']:
+        if r['status'] != 'ok':
+            rows.append(f"| {r['variant']} | {r['status']} | | | | | | |"); continue
+        c, ms = r['check'], r['step']['median_ms']
+        rel = f"{base['step']['median_ms'] / ms:.2f}" if base else '–'
+        lv = f"{r['langevin']['median_ms']:.3f}" if 'langevin' in r else '–'
+        rows.append(f"| {r['variant']} | {ms:.3f} | {rel} | {r['first_step_s']:.1f} | {lv} | {c['loss_rel_diff']:.1e}"
+                    f" | {c['grad_cosine']:.6f} | {'ok' if c['passed'] else 'FAILED'} |")
+    return '\n'.join(rows)

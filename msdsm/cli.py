@@ -180,17 +180,32 @@ def _finite(v) -> bool:
     import math
     return all(_finite(u) for u in v.values()) if isinstance(v, dict) else not isinstance(v, float) or math.isfinite(v)
 
+def _bench_levers(a):
+    from msdsm.bench import run_levers
+    check_options(('--repeat', a.repeat, '[1, 1e6]'), ('--budget', a.budget, '[1, 86400]'),
+                  ('--langevin-batch', a.langevin_batch, '[1, 1e6]'))
+    if a.breakdown or a.only or a.quick or a.steps is not None:
+        raise ValueError("--levers times its own cases: drop --breakdown, --only, --quick and --steps")
+    if len(a.batch or []) > 1: raise ValueError("--levers times one batch size: give one --batch")
+    res = run_levers(a.levers or None, a.device, a.width or 64, (a.batch or [128])[0], a.repeat or 20,
+                     a.langevin_batch or 0, a.json, a.budget or 240, a.force)
+    if bad := [v['variant'] for v in res['variants'] if v['status'] == 'ok' and not v['check']['passed']]:
+        raise RuntimeError(f"{', '.join(bad)} computed another step than fp32 eager (see the table)")
+
 def _bench(a):
     from msdsm.bench import run_bench, run_breakdown
     from msdsm.core import resolve_device
     from msdsm.io import refuse_overwrite
+    if a.json: refuse_overwrite(Path(a.json), a.force, 'benchmark results')
     check_options(('--width', a.width, '[1, 16384]'), ('--steps', a.steps, '[1, 1e6]'),
                   *(('--batch', b, '[1, 1e6]') for b in a.batch or []))
+    if a.levers is not None: return _bench_levers(a)
+    if a.repeat is not None or a.budget is not None or a.langevin_batch is not None:
+        raise ValueError("--repeat, --budget and --langevin-batch are options of --levers: add --levers, or drop them")
     if not a.breakdown and (a.width is not None or a.batch or a.steps is not None):
         raise ValueError("--width, --batch and --steps set the size of --breakdown; add --breakdown, or drop them")
     if a.breakdown and (a.only or a.quick):
         raise ValueError("--only and --quick choose the cases of the reference comparison; --breakdown has none")
-    if a.json: refuse_overwrite(Path(a.json), a.force, 'benchmark results')
     if a.breakdown:
         return run_breakdown(resolve_device(a.device), a.width or 64, a.batch or (128, 256), a.steps or 10, a.json,
                              a.force)
@@ -309,8 +324,9 @@ def _restore_report(res, scores, n_images: int, written: list, steps: int, sched
     if s := scores:
         print(f"PSNR of the mean of the completions {s['psnr_mean']:.2f} dB vs {res.baseline} {s['psnr_baseline']:.2f} "
               f"dB (means over n = {s['n_images']} images; gain {s['psnr_gain']:+.2f} dB"
-              + (f", 95 % bootstrap interval over the images [{ci[0]:+.2f}, {ci[1]:+.2f}]" if (ci := s['psnr_gain_ci95'])
-                 else '') + f", {s['psnr_gain_min']:+.2f} to {s['psnr_gain_max']:+.2f} image by image); "
+              + (f", 95 % bootstrap interval over the images [{ci[0]:+.2f}, {ci[1]:+.2f}]"
+                 if (ci := s['psnr_gain_ci95']) else '')
+              + f", {s['psnr_gain_min']:+.2f} to {s['psnr_gain_max']:+.2f} image by image); "
               f"SSIM {s['ssim_mean']:.3f} vs {s['ssim_baseline']:.3f}")
 
 def _restore(a):
@@ -529,8 +545,14 @@ def build_parser():
     b.add_argument('--breakdown', action='store_true',
                    help="where the training step's time goes: each convolution by phase, and the compiled step's "
                         "top kernels")
-    b.add_argument('--width', type=int, help='--breakdown: network width (default 64)')
-    b.add_argument('--batch', type=int, nargs='+', help='--breakdown: batch sizes (default 128 256)')
+    b.add_argument('--levers', nargs='*', metavar='LEVER',
+                   help="each speed lever (all, or those named) against the default, each checked against fp32")
+    b.add_argument('--width', type=int, help='--breakdown/--levers: network width (default 64)')
+    b.add_argument('--batch', type=int, nargs='+', help='--breakdown: batch sizes (default 128 256); --levers: one '
+                                                       '(default 128)')
+    b.add_argument('--repeat', type=int, help='--levers: timed steps per lever (default 20)')
+    b.add_argument('--budget', type=int, help='--levers: seconds per lever (default 240; max_autotune 300)')
+    b.add_argument('--langevin-batch', type=int, help="--levers: also time the sampler's step at this batch")
     b.add_argument('--steps', type=int, help='--breakdown: compiled steps profiled (default 10)')
     b.set_defaults(fn=_bench)
     return p

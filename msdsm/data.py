@@ -17,8 +17,8 @@ from .core import regular_file, repo_root, require
 # %% auto #0
 __all__ = ['DATASETS', 'DEBIAN_FMNIST', 'IMAGE_SUFFIXES', 'FITS', 'GRID_SOFTWARE', 'DataNotFoundError', 'DatasetInfo',
            'data_roots', 'read_idx', 'safe_unpickle', 'celeba_crop', 'pad_to_32', 'load_images', 'data_fingerprint',
-           'to_channels', 'to_size', 'folder_files', 'read_images', 'dataset_channels', 'load_folder', 'to_float',
-           'BatchSource', 'image_grid', 'save_grid']
+           'to_channels', 'to_size', 'folder_files', 'read_images', 'folder_channels', 'dataset_channels',
+           'load_folder', 'to_float', 'BatchSource', 'image_grid', 'save_grid']
 
 # %% ../nbs/01_data.ipynb #c0d69ca9
 class DataNotFoundError(FileNotFoundError):
@@ -404,9 +404,21 @@ def read_images(files, channels: int, size: int, fit: str = 'resize', uint8: boo
     return torch.stack(xs), [f"{k}: {v} of {len(files)} images" for k, v in notes.items()]
 
 # %% ../nbs/01_data.ipynb #70eff194
+def folder_channels(root) -> int:
+    "1 if every image under `root` is gray, else 3: what a folder trains with unless told (only headers are read)."
+    from PIL import Image
+    from msdsm.io import _MODES
+    for f in folder_files(root):
+        try:
+            with Image.open(f) as im:
+                if _MODES.get(im.mode) != 'L': return 3
+        except Exception: return 3       # not an image: decoding names the file; until then it counts as colour
+    return 1
+
 def dataset_channels(dataset: str, channels: int = 0) -> int:
-    "The channels a data set is trained with: a named set's own; a folder's `channels` (0: 3, colour)."
-    return (channels or 3) if dataset.startswith('folder:') else DATASETS[dataset].channels
+    "The channels a data set is trained with: a named set's own; a folder's `channels` (0: `folder_channels`)."
+    if not dataset.startswith('folder:'): return DATASETS[dataset].channels
+    return channels or folder_channels(dataset[7:])
 
 def load_folder(root, channels: int = 3, fit: str = 'crop', size: int = 32, progress: bool = True) -> torch.Tensor:
     "Every PNG/JPEG under `root` as uint8 N×`channels`×`size`×`size` (see above), from the cache when it is there."

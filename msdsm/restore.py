@@ -287,6 +287,7 @@ def make_mask(spec: str, size: int, seed: int = 0) -> torch.Tensor:
 def restoration_figure(res: Restoration, measurement: torch.Tensor, reference: torch.Tensor | None = None,
                        title: str | None = None, completions: int = 3):
     "One row per image: reference, measurement, baseline, mean of the completions, their spread, a few completions."
+    import textwrap
     from msdsm.figures import use_style
     import matplotlib.pyplot as plt
     use_style()
@@ -302,7 +303,7 @@ def restoration_figure(res: Restoration, measurement: torch.Tensor, reference: t
             axes[i, j].imshow(im[0] if im.shape[0] == 1 else im.permute(1, 2, 0), cmap='gray', vmin=0, vmax=1,
                               interpolation='nearest')
             axes[i, j].set_xticks([]); axes[i, j].set_yticks([])
-        axes[0, j].set_title(name, fontsize=8)
+        axes[0, j].set_title(textwrap.fill(name, 16), fontsize=8)        # long baseline names on two lines
     if title: fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig

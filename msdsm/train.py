@@ -43,7 +43,7 @@ class Config:
     dataset: str = 'fashion_mnist'
     split: str = 'train'
     data_dir: str | None = None
-    channels: int = 0                    # dataset=folder:PATH: 1 (gray) or 3 (colour); 0: 3, or a named set's own
+    channels: int = 0                    # dataset=folder:PATH: 1 (gray) or 3 (colour); 0: 1 if all its images are gray
     fit: str = 'crop'                    # folder images of another size: crop (the centre square) | resize
     # energy network
     arch: str = 'res12'
@@ -107,7 +107,7 @@ def _check_config(cfg):
     "A Config is checked once, when it is made: every field's type, the named choices, the data set, the ranges."
     _check_types(cfg)
     for k, ok in _CHOICES.items():
-        if getattr(cfg, k) not in ok: raise ValueError(f"{k}={getattr(cfg, k)!r}: choose one of {', '.join(map(str, ok))}")
+        if (v := getattr(cfg, k)) not in ok: raise ValueError(f"{k}={v!r}: choose one of {', '.join(map(str, ok))}")
     if cfg.dataset not in DATASETS and not cfg.dataset.startswith('folder:'):
         raise ValueError(f"Unknown dataset {cfg.dataset!r}. Known: {', '.join(DATASETS)}; or folder:PATH for your "
                          f"own images")
@@ -178,6 +178,7 @@ def _check_data(cfg):
         cfg.dataset = 'folder:' + str(Path(path).expanduser().absolute())
         if cfg.split != 'train': raise ValueError(f"split={cfg.split!r}: a folder has no splits; it is all 'train'")
         if cfg.channels not in (0, 1, 3): raise ValueError(f"channels={cfg.channels}: a folder is read as 1 or 3")
+        cfg.channels = dataset_channels(cfg.dataset, cfg.channels)     # resolved once, and saved with the run
         return
     if cfg.split not in DATASETS[cfg.dataset].splits:
         raise ValueError(f"split={cfg.split!r}: {cfg.dataset} has the splits {DATASETS[cfg.dataset].splits}")
