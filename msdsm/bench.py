@@ -475,8 +475,8 @@ def _lever_child(name, device, width, batch, repeat, langevin_batch, limit) -> d
     return json.loads(lines[-1]) | dict(status='ok')
 
 def run_levers(names=None, device='auto', width=64, batch=128, repeat=20, langevin_batch=0, json_path=None,
-               budget=240, force=False) -> dict:
-    "Every lever in `names` (the default first: each ratio needs it), each in its own process, written as it goes."
+               budget=None, force=False) -> dict:
+    "Every lever in `names` (the default first), each in its own process within `budget` s (None: 240, autotune 300)."
     dev = torch.device(resolve_device(device))
     unknown = [n for n in names or [] if n not in LEVERS]
     if unknown: raise ValueError(f"unknown lever {', '.join(unknown)}; choose from {', '.join(LEVERS)}")
@@ -485,7 +485,8 @@ def run_levers(names=None, device='auto', width=64, batch=128, repeat=20, langev
                torch=torch.__version__, width=width, batch=batch, repeat=repeat, variants=[])
     for name in names:
         t0 = time.perf_counter()
-        r = _lever_child(name, dev, width, batch, repeat, langevin_batch, LEVERS[name].get('budget', budget))
+        limit = budget or LEVERS[name].get('budget', 240)
+        r = _lever_child(name, dev, width, batch, repeat, langevin_batch, limit)
         out['variants'].append(r | dict(wall_s=time.perf_counter() - t0))
         print(lever_line(out['variants'][-1], out['variants'][0]), flush=True)
         if json_path: _write_json(json_path, out, replace=force or len(out['variants']) > 1)

@@ -188,7 +188,7 @@ def _bench_levers(a):
         raise ValueError("--levers times its own cases: drop --breakdown, --only, --quick and --steps")
     if len(a.batch or []) > 1: raise ValueError("--levers times one batch size: give one --batch")
     res = run_levers(a.levers or None, a.device, a.width or 64, (a.batch or [128])[0], a.repeat or 20,
-                     a.langevin_batch or 0, a.json, a.budget or 240, a.force)
+                     a.langevin_batch or 0, a.json, a.budget, a.force)
     if bad := [v['variant'] for v in res['variants'] if v['status'] == 'ok' and not v['check']['passed']]:
         raise RuntimeError(f"{', '.join(bad)} computed another step than fp32 eager (see the table)")
 
@@ -319,13 +319,14 @@ def _restore_options(a) -> float:
 
 def _restore_report(res, scores, n_images: int, written: list, steps: int, schedule: str):
     "What was written, and the scores against the baseline (means over the images; the gain's interval and range)."
+    from msdsm.restore import MIN_BOOTSTRAP
     print(f"wrote {' and '.join(map(str, written))} ({n_images} images × {len(res.samples)} completions, {steps}-step "
           f"{schedule} schedule; {res.kind})")
     if s := scores:
         print(f"PSNR of the mean of the completions {s['psnr_mean']:.2f} dB vs {res.baseline} {s['psnr_baseline']:.2f} "
               f"dB (means over n = {s['n_images']} images; gain {s['psnr_gain']:+.2f} dB"
               + (f", 95 % bootstrap interval over the images [{ci[0]:+.2f}, {ci[1]:+.2f}]"
-                 if (ci := s['psnr_gain_ci95']) else '')
+                 if (ci := s['psnr_gain_ci95']) else f" (no interval under {MIN_BOOTSTRAP} images)")
               + f", {s['psnr_gain_min']:+.2f} to {s['psnr_gain_max']:+.2f} image by image); "
               f"SSIM {s['ssim_mean']:.3f} vs {s['ssim_baseline']:.3f}")
 
@@ -402,8 +403,8 @@ def _ood_fit(a):
     save_detector(det, a.out, replace=a.force)
     r = det.flag_rate(0.05)
     print(f"wrote {a.out}: {det.info['components']}-component mixture on {len(det.keys)} features of "
-          f"{det.info['n_fit']:,} images; {r['n']:,} held out to calibrate (at --fpr 0.05 they are flagged at "
-          f"{r['rate']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}])")
+          f"{det.info['n_fit']:,} images; {r['n']:,} held out to set its thresholds (at --fpr 0.05 it will flag "
+          f"{r['rate']:.3f} [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}] of new in-distribution images)")
 
 # %% ../nbs/13_cli.ipynb #b2a50caf
 def _ood_score(a):
@@ -430,8 +431,8 @@ def _ood_score(a):
         print(f"wrote {a.csv}")
     lo, hi = wilson_interval(int(flagged.sum()), len(x))
     print(f"{int(flagged.sum())} of {len(x)} images flagged ({flagged.mean():.3f} [{lo:.3f}, {hi:.3f}]) at --fpr "
-          f"{a.fpr:g} (score > {t:.4g}); in-distribution images are flagged at about {a.fpr:g}: the {cal['n']:,} "
-          f"held-out calibration images at {cal['rate']:.3f} [{cal['ci95'][0]:.3f}, {cal['ci95'][1]:.3f}]")
+          f"{a.fpr:g} (score > {t:.4g}); new in-distribution images are flagged at {cal['rate']:.3f} "
+          f"[{cal['ci95'][0]:.3f}, {cal['ci95'][1]:.3f}] (the threshold comes from {cal['n']:,} held-out images)")
     if not a.csv:
         for f, s, fl in list(zip(names, score, flagged))[:20]:        # the first few; --csv keeps them all
             print(f"{s:10.4g}  {'flagged' if fl else '       '}  {f}")
@@ -551,7 +552,7 @@ def build_parser():
     b.add_argument('--batch', type=int, nargs='+', help='--breakdown: batch sizes (default 128 256); --levers: one '
                                                        '(default 128)')
     b.add_argument('--repeat', type=int, help='--levers: timed steps per lever (default 20)')
-    b.add_argument('--budget', type=int, help='--levers: seconds per lever (default 240; max_autotune 300)')
+    b.add_argument('--budget', type=int, help='--levers: seconds for each lever (default 240, max_autotune 300)')
     b.add_argument('--langevin-batch', type=int, help="--levers: also time the sampler's step at this batch")
     b.add_argument('--steps', type=int, help='--breakdown: compiled steps profiled (default 10)')
     b.set_defaults(fn=_bench)

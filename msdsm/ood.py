@@ -14,7 +14,6 @@ from tqdm.auto import tqdm
 from .core import require
 from .dsm import sigma_grid
 from .langevin import energy_grad_fn
-from .metrics import wilson_interval
 
 # %% auto #0
 __all__ = ['MSMA_SIGMAS', 'FEATURE_SETS', 'DETECTOR_FORMAT', 'ood_features', 'feature_matrix', 'GaussianMixture',
@@ -198,9 +197,12 @@ class Detector:
         return float(c[max(0, math.ceil((1 - fpr) * len(c)) - 1)])
 
     def flag_rate(self, fpr: float = 0.05) -> dict:
-        "The calibration images' own flagged fraction at `threshold(fpr)`, with its 95 % Wilson interval."
-        k, n = int((self.calibration > self.threshold(fpr)).sum()), len(self.calibration)
-        return dict(flagged=k, n=n, rate=k / n, ci95=wilson_interval(k, n))
+        "The fraction of new in-distribution images `threshold(fpr)` flags: its mean and 95 % interval."
+        # the threshold is the k-th smallest of n held-out scores, so the chance that a new, exchangeable image scores
+        # above it is Beta(n − k + 1, k) distributed (order statistics of uniforms); its quantiles by a seeded draw
+        n = len(self.calibration); k = max(1, math.ceil((1 - fpr) * n))
+        u = np.random.default_rng(0).beta(n - k + 1, k, 200_000)
+        return dict(n=n, rate=(n - k + 1) / (n + 1), ci95=np.quantile(u, [0.025, 0.975]).tolist())
 
 # %% ../nbs/10_ood.ipynb #23e09cb0
 def fit_detector(energy, x: torch.Tensor, kind: str = 'all', sigmas=MSMA_SIGMAS, draws: int = 1,

@@ -16,9 +16,9 @@ from .langevin import (LangevinResult, _Recorder, _as_temps, _randn_like, denois
                             langevin_update, make_schedule, to_pixels)
 
 # %% auto #0
-__all__ = ['Operator', 'MaskOp', 'IdentityOp', 'AvgPoolOp', 'gaussian_kernel', 'BlurOp', 'posterior_langevin', 'inpaint',
-           'end_at_t1', 'Restoration', 'restore', 'psnr', 'ssim', 'image_files', 'image_sizes', 'load_user_images',
-           'make_mask', 'restoration_figure', 'restoration_scores']
+__all__ = ['MIN_BOOTSTRAP', 'Operator', 'MaskOp', 'IdentityOp', 'AvgPoolOp', 'gaussian_kernel', 'BlurOp', 'posterior_langevin',
+           'inpaint', 'end_at_t1', 'Restoration', 'restore', 'psnr', 'ssim', 'image_files', 'image_sizes',
+           'load_user_images', 'make_mask', 'restoration_figure', 'restoration_scores']
 
 # %% ../nbs/15_restore.ipynb #7c1a2d11
 class Operator:
@@ -309,6 +309,8 @@ def restoration_figure(res: Restoration, measurement: torch.Tensor, reference: t
     return fig
 
 # %% ../nbs/15_restore.ipynb #8b6dc0a3
+MIN_BOOTSTRAP = 10                      # images: fewer give too few distinct resamples for a percentile interval
+
 def restoration_scores(res: Restoration, x: torch.Tensor, n_boot: int = 1000, seed: int = 0) -> dict:
     "PSNR/SSIM of `res` (mean, single completions, baseline) against clean `x`, per image and averaged, and the gain."
     from msdsm.metrics import bootstrap_interval
@@ -317,7 +319,7 @@ def restoration_scores(res: Restoration, x: torch.Tensor, n_boot: int = 1000, se
     per = dict(psnr_mean=psnr(res.mean, x), psnr_completion=one.mean(0), psnr_baseline=psnr(res.naive, x),
                ssim_mean=ssim(res.mean, x), ssim_baseline=ssim(res.naive, x))
     gain = (per['psnr_mean'] - per['psnr_baseline']).double()     # paired: one image, restored and trivially estimated
-    ci = bootstrap_interval(gain.numpy(), n_boot=n_boot, seed=seed) if len(x) > 1 else None
+    ci = bootstrap_interval(gain.numpy(), n_boot=n_boot, seed=seed) if len(x) >= MIN_BOOTSTRAP else None
     return dict(n_images=len(x), completions=n, baseline=res.baseline, kind=res.kind,
                 **{k: v.mean().item() for k, v in per.items()}, psnr_gain=gain.mean().item(), psnr_gain_ci95=ci,
                 psnr_gain_min=gain.min().item(), psnr_gain_max=gain.max().item(),

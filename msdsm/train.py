@@ -458,8 +458,9 @@ def load_state_dict(self: Trainer, ck):
         why = ("the checkpoint does not record which images it was trained on" if theirs is None else
                f"the images differ from those this run was trained on (fingerprint {self.data_fingerprint} vs "
                f"{theirs} in the checkpoint)")
-        raise CheckpointError(f"{why}: resuming would continue on other data. Point data_dir at the original "
-                              f"images, or start a new run")
+        where = ("restore the folder's images as they were" if self.cfg.dataset.startswith('folder:') else
+                 "point data_dir at the original images")
+        raise CheckpointError(f"{why}: resuming would continue on other data. {where.capitalize()}, or start a new run")
     self.model.load_state_dict(ck['model'])
     if self.ema is not None and ck.get('ema') is not None: self.ema.load_state_dict(ck['ema'])
     self.opt.load_state_dict(ck['opt']); self.sched.load_state_dict(ck['sched'])
