@@ -184,8 +184,9 @@ def _bench_levers(a):
     from msdsm.bench import run_levers
     check_options(('--repeat', a.repeat, '[1, 1e6]'), ('--budget', a.budget, '[1, 86400]'),
                   ('--langevin-batch', a.langevin_batch, '[1, 1e6]'))
-    if a.breakdown or a.only or a.quick or a.steps is not None:
-        raise ValueError("--levers times its own cases: drop --breakdown, --only, --quick and --steps")
+    given = [o for o, v in (('--breakdown', a.breakdown), ('--only', a.only), ('--quick', a.quick),
+                            ('--steps', a.steps is not None)) if v]
+    if given: raise ValueError(f"--levers times its own cases: drop {' and '.join(given)}")
     if len(a.batch or []) > 1: raise ValueError("--levers times one batch size: give one --batch")
     res = run_levers(a.levers or None, a.device, a.width or 64, (a.batch or [128])[0], a.repeat or 20,
                      a.langevin_batch or 0, a.json, a.budget, a.force)
@@ -232,8 +233,7 @@ def _restore_op(a, size: int):
 
 def _restore_out(out: Path, force: bool) -> list:
     "restored.png, restored.pt and metrics.json in `out`: refused before any work if they exist or cannot be written."
-    import os, tempfile
-    from msdsm.io import refuse_overwrite
+    from msdsm.io import refuse_overwrite               # which also checks that each can be written
     if out.exists() and not out.is_dir(): raise ValueError(f"--out {out} is a file: name a folder for the results")
     if (out / 'energy.json').is_file() or (out / 'checkpoints').is_dir() or (out / 'config.yaml').is_file():
         raise ValueError(f"--out {out} is a model's or a training run's folder: give the results a folder of their own")
@@ -242,11 +242,6 @@ def _restore_out(out: Path, force: bool) -> list:
     if (there := [str(f) for f in files if f.exists()]) and not force:
         raise ValueError(f"{' and '.join(there)} already exist{'s' if len(there) == 1 else ''}: choose another --out, "
                          f"or pass --force to replace")
-    probe = out.absolute()
-    while not probe.exists(): probe = probe.parent
-    if not probe.is_dir(): raise ValueError(f"--out {out} lies under {probe}, which is a file: name a folder")
-    try: os.rmdir(tempfile.mkdtemp(dir=probe, prefix='.msdsm-probe-'))     # really writable, not just by its mode
-    except OSError as e: raise ValueError(f"--out {out}: cannot write in {probe} ({e.strerror})") from None
     return files
 
 def _restore_inputs(a, op, channels: int, size: int, sigma_y: float):
@@ -369,33 +364,35 @@ def _restore(a):
 
 # %% ../nbs/13_cli.ipynb #fcb63f8f
 def _ood_images(specs, n, channels: int, size: int, seed: int):
-    "(images, names): a data set split ('fashion_mnist:test') or image files and folders; `n` drawn at random, seeded."
+    """(images, names, notes): a data set split ('fashion_mnist:test') or image files and folders; `n` drawn at random,
+    seeded; notes of what was converted, for the caller to show once the images are known to be usable."""
     import torch
     from msdsm.data import DATASETS, load_images, to_float
     from msdsm.restore import load_user_images
     name, _, split = str(specs[0]).partition(':')
     if len(specs) == 1 and name in DATASETS and split and not Path(specs[0]).exists():
-        x = to_float(load_images(name, split)[0]); names = [f"{specs[0]}[{i}]" for i in range(len(x))]
+        x, notes = to_float(load_images(name, split)[0]), []; names = [f"{specs[0]}[{i}]" for i in range(len(x))]
         if x.shape[1:] != (channels, size, size):
             raise ValueError(f"{specs[0]} has {tuple(x.shape[1:])} images; the model takes {(channels, size, size)}")
     else:
         x, files, notes = load_user_images(specs, channels, size); names = [str(f) for f in files]
-        for note in notes: warnings.warn(note)
     if n is not None and n < len(x):
         keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:n].sort().values
         x, names = x[keep], [names[i] for i in keep]
-    return x, names
+    return x, names, notes
 
 def _ood_fit(a):
     from msdsm.core import resolve_device
     from msdsm.io import load_energy, refuse_overwrite
-    from msdsm.ood import fit_detector, save_detector
+    from msdsm.ood import MSMA_SIGMAS, check_fit_size, fit_detector, save_detector
     check_options(('--n', a.n, '[1, 1e7]'), ('--draws', a.draws, '[1, 100]'), ('--calibrate', a.calibrate, '(0, 1)'),
                   ('--seed', a.seed, '[0, 1e18)'), ('--batch-size', a.batch_size, '[1, 1e6]'),
                   *(('--sigmas', s, '(0, 100]') for s in a.sigmas or []))
     refuse_overwrite(Path(a.out), a.force, 'detector')                 # before minutes of features, and again after
     model = load_energy(a.model, device=resolve_device(a.device))
-    x, _ = _ood_images(a.inputs, a.n, model.config['in_channels'], model.config['resolution'], a.seed)
+    x, _, notes = _ood_images(a.inputs, a.n, model.config['in_channels'], model.config['resolution'], a.seed)
+    check_fit_size(len(x), a.features, a.sigmas or MSMA_SIGMAS, a.calibrate)
+    for note in notes: warnings.warn(note)
     det = fit_detector(model, x, a.features, **(dict(sigmas=tuple(a.sigmas)) if a.sigmas else {}), draws=a.draws,
                        calibrate=a.calibrate, seed=a.seed, batch=a.batch_size, progress=not a.quiet)
     det.info.update(fitted_on=list(map(str, a.inputs)), model=str(a.model), model_file=model.source)
@@ -417,7 +414,8 @@ def _ood_score(a):
     if a.csv: refuse_overwrite(Path(a.csv), a.force, 'scores')
     model = load_energy(a.model, device=resolve_device(a.device))
     det = load_detector(a.detector, model)
-    x, names = _ood_images(a.images, a.n, model.config['in_channels'], model.config['resolution'], a.seed)
+    x, names, notes = _ood_images(a.images, a.n, model.config['in_channels'], model.config['resolution'], a.seed)
+    for note in notes: warnings.warn(note)
     feats = det.features(model, x, progress=not a.quiet)
     score, t = det.score(feats).numpy(), det.threshold(a.fpr)
     flagged, cal = score > t, det.flag_rate(a.fpr)
@@ -601,6 +599,10 @@ def _partial_bench(a) -> bool:
     try: return json.loads(Path(a.json).read_text()).get('complete') is False
     except (OSError, ValueError, AttributeError, RecursionError): return False
 
+def _name(a) -> str:
+    "The command as typed: 'train', 'ood fit', …"
+    return f"{a.cmd} {a.ood_cmd}" if a.cmd == 'ood' else a.cmd
+
 def _stopped(a, e):
     "A signal outside the training loop: one line saying what was (not) written, exit 128 + signum."
     name = signal.Signals(getattr(e, 'signum', signal.SIGINT)).name
@@ -609,7 +611,7 @@ def _stopped(a, e):
             f"; the cases measured so far are in {a.json}, marked \"complete\": false" if _partial_bench(a) else
             "; nothing was written" if a.cmd != 'train' else
             " before the first step; no checkpoint was written" if not getattr(a, 'started', False) else "")
-    print(f"msdsm {a.cmd}: stopped by {name}{what}", file=sys.stderr)
+    print(f"msdsm {_name(a)}: stopped by {name}{what}", file=sys.stderr)
     raise SystemExit(getattr(e, 'exit_code', 130))
 
 def _parse(argv):
@@ -633,13 +635,13 @@ def _main(argv):
         if (done := _reported(e)) is not None: raise SystemExit(done.exit_code)   # a later signal changes nothing
         _stopped(a, e)
     except (DataNotFoundError, CheckpointError, RunFolderError, ValueError, FileNotFoundError, MissingExtra) as e:
-        print(f"msdsm {a.cmd}: error: {e}", file=sys.stderr); raise SystemExit(2)
+        print(f"msdsm {_name(a)}: error: {e}", file=sys.stderr); raise SystemExit(2)
     except OSError as e:                       # read-only or full file system, permissions, unreadable files
         where = f" {e.filename}" if getattr(e, 'filename', None) else ''
-        print(f"msdsm {a.cmd}: error: cannot read or write{where}: {e.strerror or e}", file=sys.stderr)
+        print(f"msdsm {_name(a)}: error: cannot read or write{where}: {e.strerror or e}", file=sys.stderr)
         raise SystemExit(2)
     except (NonFiniteError, RuntimeError) as e:
-        print(f"msdsm {a.cmd}: failed: {e}", file=sys.stderr); raise SystemExit(1)
+        print(f"msdsm {_name(a)}: failed: {e}", file=sys.stderr); raise SystemExit(1)
 
 # %% ../nbs/13_cli.ipynb #1edfcf01
 # `python -m msdsm.cli …` (torchrun uses it); a notebook's kernel is `__main__` too, but must not parse its own argv

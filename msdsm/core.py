@@ -28,11 +28,11 @@ def resolve_device(device='auto') -> str:
     if device is None or str(device) == 'auto': return 'cuda' if torch.cuda.is_available() else 'cpu'
     try: dev = torch.device(device)
     except (RuntimeError, TypeError) as e:
-        raise ValueError(f"device={device!r} is not a torch device: use auto, cpu, cuda or cuda:N") from e
+        raise ValueError(f"device {device!r} is not a torch device: use auto, cpu, cuda or cuda:N") from e
     if dev.type == 'cuda' and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} but no CUDA GPU is visible here: use device=auto or device=cpu")
+        raise ValueError(f"device {device!r} asked, but no CUDA GPU is visible here: use auto or cpu")
     if dev.type not in ('cpu', 'cuda'):       # torch knows meta, mps, xpu, …; msdsm is built and tested on these two
-        raise ValueError(f"device={device!r}: msdsm runs on cpu or cuda (auto picks one)")
+        raise ValueError(f"device {device!r}: msdsm runs on cpu or cuda (auto picks one)")
     return str(dev)
 
 # %% ../nbs/00_core.ipynb #97027a67

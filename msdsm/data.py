@@ -373,19 +373,36 @@ def folder_files(root) -> list:
     "The PNG/JPEG files under `root`, sub-folders included, hidden files and folders skipped, in path order."
     root = Path(root)
     if not root.is_dir(): raise DataNotFoundError(f"folder:{root}: {root} is not a folder of images")
-    files = sorted(f for f in root.rglob('*') if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()
-                   and not any(p.startswith('.') for p in f.relative_to(root).parts))
+    try: files = sorted(f for f in root.rglob('*') if f.suffix.lower() in IMAGE_SUFFIXES and f.is_file()
+                        and not any(p.startswith('.') for p in f.relative_to(root).parts))
+    except OSError as e:
+        raise DataNotFoundError(f"folder:{root}: cannot list the images under it ({e.filename}: "
+                                f"{e.strerror})") from None
     if not files: raise DataNotFoundError(f"folder:{root} holds no .png/.jpg/.jpeg images (sub-folders searched too)")
     return files
 
 def _folder_cache(root: Path, files: list, channels: int, fit: str, size: int) -> list:
-    "Where the decoded tensor may be cached: beside the data, then the user's cache folder; keyed by what it holds."
-    h = hashlib.sha256(f'{channels}|{fit}|{size}|'.encode())
+    """Where the decoded tensor may be cached, beside the data or in the user's cache folder: (path, prefix) pairs.
+    The name is the settings' key, then the files' (names, sizes, times); a cache of the same settings under the same
+    prefix but other files is stale, and is removed when the new one is written."""
+    settings = hashlib.sha256(f'{channels}|{fit}|{size}'.encode()).hexdigest()[:8]
+    h = hashlib.sha256()
     for f in files:
         st = f.stat(); h.update(f'{f.relative_to(root)}|{st.st_size}|{st.st_mtime_ns};'.encode())
-    name = f'{h.hexdigest()[:20]}.pt'
-    home = Path(os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache')
-    return [root / '.msdsm-cache' / name, home / 'msdsm' / 'folders' / name]
+    where = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:8]     # the shared cache holds many folders
+    home = Path(os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache') / 'msdsm' / 'folders'
+    return [(root / '.msdsm-cache' / f'{settings}-{h.hexdigest()[:16]}.pt', f'{settings}-'),
+            (home / f'{where}-{settings}-{h.hexdigest()[:16]}.pt', f'{where}-{settings}-')]
+
+def _keep_cache(x: torch.Tensor, caches: list) -> Path | None:
+    "Write `x` to the first cache that can be written, removing that folder's stale caches of the same settings."
+    from msdsm.io import atomic_save
+    for path, prefix in caches:
+        try: atomic_save(x, path)
+        except Exception: continue                                   # read-only data: the user's cache instead
+        for old in path.parent.glob(f'{prefix}*.pt'):
+            if old != path: old.unlink(missing_ok=True)
+        return path
 
 def read_images(files, channels: int, size: int, fit: str = 'resize', uint8: bool = False, progress: bool = False,
                 desc: str = 'reading images') -> tuple:
@@ -420,25 +437,26 @@ def dataset_channels(dataset: str, channels: int = 0) -> int:
     if not dataset.startswith('folder:'): return DATASETS[dataset].channels
     return channels or folder_channels(dataset[7:])
 
-def load_folder(root, channels: int = 3, fit: str = 'crop', size: int = 32, progress: bool = True) -> torch.Tensor:
-    "Every PNG/JPEG under `root` as uint8 N×`channels`×`size`×`size` (see above), from the cache when it is there."
+def load_folder(root, channels: int = 3, fit: str = 'crop', size: int = 32, progress: bool = True,
+                accept=None) -> torch.Tensor:
+    """Every PNG/JPEG under `root` as uint8 N×`channels`×`size`×`size` (see above), from the cache when it is there.
+    `accept(x)` may refuse the images (by raising) before any note is shown or cache kept: a resume's check."""
     if channels not in (1, 3): raise ValueError(f"channels={channels!r}: a folder's images are read as 1 or 3 channels")
     if fit not in FITS: raise ValueError(f"fit={fit!r}: choose one of {', '.join(FITS)}")
     root = Path(root).expanduser()
     files = folder_files(root)
     caches = _folder_cache(root, files, channels, fit, size)
-    for c in caches:
+    for c, _ in caches:
         try: x = torch.load(c, weights_only=True)
         except Exception: continue                                   # absent, unreadable or damaged: decode again
         if torch.is_tensor(x) and x.dtype == torch.uint8 and tuple(x.shape) == (len(files), channels, size, size):
+            if accept: accept(x)
             return x
     x, notes = read_images(files, channels, size, fit, uint8=True, progress=progress, desc=f'decoding {root.name}')
+    if accept: accept(x)
     for n in notes: warnings.warn(f"folder:{root}: {n}")
-    from msdsm.io import atomic_save
-    for c in caches:
-        try: atomic_save(x, c); break
-        except Exception: continue                                   # read-only data: the user's cache instead
-    else: warnings.warn(f"folder:{root}: could not cache the decoded images ({', '.join(map(str, caches))})")
+    if _keep_cache(x, caches) is None:
+        warnings.warn(f"folder:{root}: could not cache the decoded images ({', '.join(str(c) for c, _ in caches)})")
     return x
 
 # %% ../nbs/01_data.ipynb #965d8626

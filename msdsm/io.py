@@ -17,8 +17,8 @@ from .energy import ENERGY_FAMILIES, build_energy, family_of, EnergyNet
 # %% auto #0
 __all__ = ['SAFE_GLOBALS', 'CKPT_FORMAT', 'RESTORATIONS', 'MAX_PIXELS', 'CheckpointError', 'safe_load', 'WriteError',
            'write_failure', 'atomic_write', 'atomic_save', 'atomic_savefig', 'remove_stale_temps', 'refuse_overwrite',
-           'checkpoint_step', 'list_checkpoints', 'load_checkpoint', 'latest_checkpoint', 'code_changed', 'git_commit',
-           'model_kwargs', 'save_energy', 'load_energy', 'read_image', 'load_samples']
+           'check_writable', 'checkpoint_step', 'list_checkpoints', 'load_checkpoint', 'latest_checkpoint',
+           'code_changed', 'git_commit', 'model_kwargs', 'save_energy', 'load_energy', 'read_image', 'load_samples']
 
 # %% ../nbs/06_io.ipynb #0f07aa60
 class CheckpointError(RuntimeError):
@@ -160,11 +160,24 @@ def refuse_overwrite(path, force: bool = False, what: str = 'file') -> Path:
     if parent.name == 'checkpoints' or (parent / 'energy.json').is_file() and path.name.startswith('energy'):
         raise ValueError(f"{path} lies in a run's checkpoints or a model's folder, which only training writes: "
                          f"refusing to write the {what} there; choose another file")
-    if not path.exists(): return path
+    if not path.exists(): return check_writable(path, what)
     if path.name == 'energy.json' or _holds_model(path):
         raise ValueError(f"{path} is a training checkpoint or model file: refusing to write the {what} over it; "
                          f"choose another file")
     if not force: raise ValueError(f"{path} already exists: choose another file, or pass --force to replace it")
+    return check_writable(path, what)
+
+def check_writable(path, what: str = 'file') -> Path:
+    "Can `path` be written? Its nearest existing folder must be one, and writable (missing folders are made)."
+    path = Path(path); probe = path.absolute().parent
+    while not probe.exists(): probe = probe.parent
+    if not probe.is_dir():
+        raise ValueError(f"{path}: {probe} is a file, not a folder: choose another place for the {what}")
+    import tempfile
+    try: os.rmdir(tempfile.mkdtemp(dir=probe, prefix='.msdsm-probe-'))     # really writable, not just by its mode
+    except OSError as e:
+        raise ValueError(f"{path}: cannot write the {what} in {probe} ({e.strerror}): choose a folder you can "
+                         f"write") from None
     return path
 
 # %% ../nbs/06_io.ipynb #5932485b

@@ -6,7 +6,7 @@ with bootstrap intervals."""
 
 # %% ../nbs/10_ood.ipynb #58c29ff1
 from __future__ import annotations
-import json, math
+import itertools, json, math
 import numpy as np
 import torch
 from dataclasses import dataclass, field
@@ -18,7 +18,8 @@ from .langevin import energy_grad_fn
 # %% auto #0
 __all__ = ['MSMA_SIGMAS', 'FEATURE_SETS', 'DETECTOR_FORMAT', 'ood_features', 'feature_matrix', 'GaussianMixture',
            'select_components', 'auroc', 'average_precision', 'fpr_at_tpr', 'ood_metrics', 'weights_digest',
-           'feature_keys', 'Detector', 'fit_detector', 'detector_dict', 'save_detector', 'load_detector']
+           'feature_keys', 'Detector', 'check_fit_size', 'fit_detector', 'detector_dict', 'save_detector',
+           'load_detector']
 
 # %% ../nbs/10_ood.ipynb #97fca302
 MSMA_SIGMAS = tuple(round(s, 5) for s in sigma_grid(0.01, 1.0, 10, 'geometric').tolist())
@@ -205,17 +206,22 @@ class Detector:
         return dict(n=n, rate=(n - k + 1) / (n + 1), ci95=np.quantile(u, [0.025, 0.975]).tolist())
 
 # %% ../nbs/10_ood.ipynb #23e09cb0
+def check_fit_size(n: int, kind: str = 'all', sigmas=MSMA_SIGMAS, calibrate: float = 0.2) -> int:
+    "The calibration images `fit_detector` holds out of `n`, or a one-line error if `n` is too few (checked first)."
+    if not 0 < calibrate < 1: raise ValueError(f"calibrate must lie in (0, 1), got {calibrate}")
+    keys = feature_keys(kind, sigmas)
+    enough = lambda m: round(calibrate * m) >= 20 and m - round(calibrate * m) >= 2 * (len(keys) + 1)
+    if not enough(n):                     # 20 calibration scores; twice a mixture's covariance size to fit it
+        need = next(m for m in itertools.count(max(n, 1)) if enough(m))
+        raise ValueError(f"too few images ({n}) to fit {len(keys)} features and calibrate on "
+                         f"{calibrate:.0%} of them: give at least {need}")
+    return int(round(calibrate * n))
+
 def fit_detector(energy, x: torch.Tensor, kind: str = 'all', sigmas=MSMA_SIGMAS, draws: int = 1,
                  components=(1, 2, 3, 4, 6, 8), calibrate: float = 0.2, seed: int = 0, batch: int = 250,
                  progress: bool = True, fast='auto') -> Detector:
     "Features of in-distribution images `x`, a mixture fitted on 1 − `calibrate` of them, the rest as calibration."
-    if not 0 < calibrate < 1: raise ValueError(f"calibrate must lie in (0, 1), got {calibrate}")
-    keys = feature_keys(kind, sigmas)
-    n_cal = int(round(calibrate * len(x)))
-    need = max(math.ceil(20 / calibrate), math.ceil(2 * (len(keys) + 1) / (1 - calibrate)))
-    if n_cal < 20 or len(x) - n_cal < 2 * (len(keys) + 1):      # 20 calibration scores; a mixture's covariance
-        raise ValueError(f"{len(x)} images are too few to fit {len(keys)} features and calibrate on "
-                         f"{calibrate:.0%} of them: give at least {need}")
+    n_cal, keys = check_fit_size(len(x), kind, sigmas, calibrate), feature_keys(kind, sigmas)
     feats = ood_features(energy, x, tuple(sigmas), draws, batch=batch, seed=seed, fast=fast, progress=progress)
     perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
     cal, fit = perm[:n_cal], perm[n_cal:]
@@ -276,10 +282,12 @@ def load_detector(path, energy=None) -> Detector:
     if not path.is_file(): raise FileNotFoundError(f"{path} does not exist: fit a detector with msdsm ood fit")
     try: d = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path} is not an outlier detector (not JSON: {type(e).__name__})") from None
+        raise ValueError(f"{path} is not an outlier detector (not JSON: {type(e).__name__}): damaged or cut short? "
+                         f"Give the file msdsm ood fit wrote, or fit one again") from None
     if not isinstance(d, dict) or d.get('format') != DETECTOR_FORMAT:
-        found = d.get('format') if isinstance(d, dict) else type(d).__name__
-        raise ValueError(f"{path} is not an msdsm outlier detector (format {found!r}, not {DETECTOR_FORMAT!r})")
+        found = f"its format is {d.get('format')!r}" if isinstance(d, dict) else f"it holds a JSON {type(d).__name__}"
+        raise ValueError(f"{path} is not an msdsm outlier detector ({found}, not an object of format "
+                         f"{DETECTOR_FORMAT!r}): give the file msdsm ood fit wrote")
     det = _detector_from(d, str(path))
     if energy is not None and (want := det.info.get('model_sha256')) != (have := weights_digest(energy)):
         raise ValueError(f"{path} was fitted on another model (weights {str(want)[:12]}…), not this one "

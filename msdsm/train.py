@@ -20,8 +20,8 @@ from tqdm.auto import tqdm
 
 import msdsm
 from .core import SignalOrder, read_yaml, regular_file, resolve_device
-from .data import (load_images, load_folder, dataset_channels, BatchSource, DATASETS, data_fingerprint, save_grid,
-                        to_float, GRID_SOFTWARE)
+from .data import (load_images, load_folder, folder_files, dataset_channels, BatchSource, DATASETS,
+                        data_fingerprint, save_grid, to_float, GRID_SOFTWARE)
 from .energy import build_energy, EnergyNet, ACTIVATIONS, _STAGES
 from .dsm import batch_sigmas, mdsm_loss, reference_units
 from .langevin import draw_samples, short_schedule
@@ -177,7 +177,12 @@ def _check_data(cfg):
         if not (path := cfg.dataset[7:].strip()): raise ValueError("dataset=folder: names no folder: folder:PATH")
         cfg.dataset = 'folder:' + str(Path(path).expanduser().absolute())
         if cfg.split != 'train': raise ValueError(f"split={cfg.split!r}: a folder has no splits; it is all 'train'")
-        if cfg.channels not in (0, 1, 3): raise ValueError(f"channels={cfg.channels}: a folder is read as 1 or 3")
+        if cfg.channels not in (0, 1, 3):
+            raise ValueError(f"channels={cfg.channels}: a folder is read as 1 or 3 channels (0: 1 if every image is "
+                             f"gray, else 3)")
+        if cfg.batch_size > (n := len(folder_files(path))):               # known before minutes of decoding
+            raise ValueError(f"batch_size {cfg.batch_size} exceeds the {n} image{'s' * (n != 1)} of {cfg.dataset}: "
+                             f"lower batch_size or give more images")
         cfg.channels = dataset_channels(cfg.dataset, cfg.channels)     # resolved once, and saved with the run
         return
     if cfg.split not in DATASETS[cfg.dataset].splits:
@@ -186,10 +191,10 @@ def _check_data(cfg):
         raise ValueError(f"channels={cfg.channels}: {cfg.dataset} has {DATASETS[cfg.dataset].channels}; channels is "
                          f"for dataset=folder:PATH")
 
-def _training_images(cfg, progress: bool = True) -> torch.Tensor:
+def _training_images(cfg, progress: bool = True, accept=None) -> torch.Tensor:
     "The run's uint8 images: a named data set's split, or a folder's images converted (and cached) as configured."
     if cfg.dataset.startswith('folder:'):
-        return load_folder(cfg.dataset[7:], cfg.in_channels, cfg.fit, progress=progress)
+        return load_folder(cfg.dataset[7:], cfg.in_channels, cfg.fit, progress=progress, accept=accept)
     return load_images(cfg.dataset, cfg.split, cfg.data_dir)[0]
 
 def _parse_value(key: str, v):
@@ -445,6 +450,15 @@ def state_dict(self: Trainer):
                 version=msdsm.__version__, git=git_commit(), torch_version=str(torch.__version__), time=time.time())
 
 # %% ../nbs/07_train.ipynb #5d7a4b15
+def _check_same_images(theirs, mine: str, dataset: str):
+    "A checkpoint's data fingerprint `theirs` is the images' `mine`, or a resume would continue on other data."
+    if theirs == mine: return
+    why = ("the checkpoint does not record which images it was trained on" if theirs is None else
+           f"the images differ from those this run was trained on (fingerprint {mine} vs {theirs} in the checkpoint)")
+    where = ("restore the folder's images as they were" if dataset.startswith('folder:') else
+             "point data_dir at the original images")
+    raise CheckpointError(f"{why}: resuming would continue on other data. {where.capitalize()}, or start a new run")
+
 @patch
 def load_state_dict(self: Trainer, ck):
     "Restore a checkpoint; the learning-rate schedule follows this trainer's config (which may extend the run)."
@@ -453,14 +467,7 @@ def load_state_dict(self: Trainer, ck):
         diff = {k: (theirs[k], mine[k]) for k in mine if mine[k] != theirs.get(k)}
         raise CheckpointError("Checkpoint is for a different model: " +
                               ', '.join(f"{k}: checkpoint {a!r} vs config {b!r}" for k, (a, b) in diff.items()))
-    theirs = ck.get('data_fingerprint')
-    if theirs != self.data_fingerprint:
-        why = ("the checkpoint does not record which images it was trained on" if theirs is None else
-               f"the images differ from those this run was trained on (fingerprint {self.data_fingerprint} vs "
-               f"{theirs} in the checkpoint)")
-        where = ("restore the folder's images as they were" if self.cfg.dataset.startswith('folder:') else
-                 "point data_dir at the original images")
-        raise CheckpointError(f"{why}: resuming would continue on other data. {where.capitalize()}, or start a new run")
+    _check_same_images(ck.get('data_fingerprint'), self.data_fingerprint, self.cfg.dataset)
     self.model.load_state_dict(ck['model'])
     if self.ema is not None and ck.get('ema') is not None: self.ema.load_state_dict(ck['ema'])
     self.opt.load_state_dict(ck['opt']); self.sched.load_state_dict(ck['sched'])
@@ -516,6 +523,9 @@ def resume(cls: Trainer, run_dir, overrides=None, images=None):
         raise ValueError(f"cannot change {', '.join(refused)} when resuming {run_dir}: it would no longer be the same "
                          f"run. Start a new run instead (these can change on resume: {', '.join(RESUME_OVERRIDES)})")
     cfg.out_dir = str(run_dir)
+    if images is None and cfg.dataset.startswith('folder:'):     # refused before a note is shown or a cache kept
+        images = _training_images(cfg, cfg.progress and _dist_env()[0] == 0, accept=lambda x: _check_same_images(
+            ck['data_fingerprint'], data_fingerprint(x), cfg.dataset))
     t = cls(cfg, images=images)
     _check_state(t, ck, path, own)
     try: t.load_state_dict(ck)

@@ -185,7 +185,7 @@ def _cases(tmp: Path, done: Path):
         def __init__(self): super().__init__(); self.p = torch.nn.Parameter(torch.ones(()))
         def forward(self, x): return self.p * x.flatten(1).pow(2).sum(1)
     save_detector(fit_detector(Other(), torch.rand(200, 1, 32, 32), sigmas=(0.1,), progress=False), tmp / 'other.json')
-    ood = ['ood', 'score', MODEL]
+    ood = ['ood', 'score', MODEL]; (tmp / 'detlist.json').write_text('[1, 2]')
     return [
         ('ood score: detector of another model', [*ood, tmp / 'other.json', photo], 'fitted on another model', 2, [tmp / 'other.json']),
         ('ood score: detector not JSON', [*ood, tmp / 'afile', photo], 'not an outlier detector (not JSON', 2, []),
@@ -195,7 +195,10 @@ def _cases(tmp: Path, done: Path):
         ('ood fit: --out exists', ['ood', 'fit', MODEL, '--in', photo, '--out', tmp / 'exists.png'], 'already exists', 2, [tmp / 'exists.png']),
         ('ood fit: --out in checkpoints', ['ood', 'fit', MODEL, '--in', photo, '--out', done / 'checkpoints' / 'd.json'], "lies in a run's checkpoints", 2, [done]),
         ('ood fit: unknown split', ['ood', 'fit', MODEL, '--in', 'fashion_mnist:valid', '--out', tmp / 'd.json'], "not 'valid'", 2, []),
-        ('ood fit: too few images', ['ood', 'fit', MODEL, '--in', photo, '--out', tmp / 'd.json'], 'too few to fit', 2, []),
+        ('ood fit: too few images', ['ood', 'fit', MODEL, '--in', tmp / 'small.png', '--out', tmp / 'd.json'], 'ood fit: error: too few images (1)', 2, []),
+        ('bench --levers with --quick', ['bench', '--levers', '--quick'], 'drop --quick', 2, []),
+        ('ood score: detector is a JSON list', [*ood, tmp / 'detlist.json', photo], 'it holds a JSON list', 2, []),
+        ('bench: --json under a file', ['bench', '--quick', '--json', tmp / 'afile' / 'x.json'], 'is a file, not a folder', 2, [tmp / 'afile']),
         ('ood fit: calibrate 1', ['ood', 'fit', MODEL, '--in', photo, '--calibrate', '1', '--out', tmp / 'd.json'], '--calibrate must be less than 1', 2, []),
         ('ood fit: not an image', ['ood', 'fit', MODEL, '--in', tmp / 'imgs', '--out', tmp / 'd.json'], 'not a readable image', 2, []),
         ('restore: not an image', ['restore', MODEL, tmp / 'imgs' / 'x.png', '--task', 'inpaint', '--out', tmp / 'r1'], 'not a readable image', 2, [tmp / 'imgs']),
@@ -206,8 +209,8 @@ def _cases(tmp: Path, done: Path):
         ('restore: exact deblurring', ['restore', MODEL, photo, '--task', 'deblur', '--sigma-y', '0', '--out', tmp / 'r1'], "needs the measurement's noise level", 2, []),
         ('restore: factor not dividing', ['restore', MODEL, photo, '--task', 'superres', '--factor', '3', '--out', tmp / 'r1'], 'does not divide', 2, []),
         ('restore: option of another task', ['restore', MODEL, photo, '--task', 'denoise', '--factor', '2', '--out', tmp / 'r1'], 'option of --task superres', 2, []),
-        ('restore: unwritable --out', ['restore', MODEL, photo, '--task', 'inpaint', '--out', '/sys/msdsm-restored'], 'cannot write in /sys', 2, []),
-        ('restore: --out under a file', ['restore', MODEL, photo, '--task', 'inpaint', '--out', tmp / 'afile' / 'r'], 'which is a file', 2, [tmp / 'afile']),
+        ('restore: unwritable --out', ['restore', MODEL, photo, '--task', 'inpaint', '--out', '/sys/msdsm-restored'], 'cannot write the restorations in /sys', 2, []),
+        ('restore: --out under a file', ['restore', MODEL, photo, '--task', 'inpaint', '--out', tmp / 'afile' / 'r'], 'is a file, not a folder', 2, [tmp / 'afile']),
         ('restore: earlier results kept', ['restore', MODEL, photo, '--task', 'inpaint', '--out', kept], 'already exist', 2, [kept]),
         ('restore: --out a model folder', ['restore', MODEL, photo, '--task', 'inpaint', '--out', MODEL, '--force'], "a model's or a training run's folder", 2, [MODEL]),
         ('restore: --out a run folder', ['restore', MODEL, photo, '--task', 'inpaint', '--out', done, '--force'], "a model's or a training run's folder", 2, [done]),
@@ -222,11 +225,11 @@ def _cases(tmp: Path, done: Path):
         ('train: folder that does not exist', ['train', *TINY, f'dataset=folder:{tmp}/nowhere', f'out_dir={tmp}/ft'], 'is not a folder of images', 2, []),
         ('train: folder that is a file', ['train', *TINY, f'dataset=folder:{tmp}/afile', f'out_dir={tmp}/ft'], 'is not a folder of images', 2, []),
         ('train: folder with no images', ['train', *TINY, f'dataset=folder:{tmp}/empty_dir', f'out_dir={tmp}/ft'], 'holds no .png/.jpg/.jpeg images', 2, []),
-        ('train: folder with a non-image', ['train', *TINY, f'dataset=folder:{tmp}/imgs', f'out_dir={tmp}/ft'], 'is not a readable image', 2, [tmp / 'imgs']),
+        ('train: folder with a non-image', ['train', *TINY, 'batch_size=1', f'dataset=folder:{tmp}/imgs', f'out_dir={tmp}/ft'], 'is not a readable image', 2, [tmp / 'imgs']),
         ('train: folder as 2 channels', ['train', *TINY, f'dataset=folder:{tmp}/pics', 'channels=2', f'out_dir={tmp}/ft'], 'a folder is read as 1 or 3', 2, []),
         ('train: folder with a test split', ['train', *TINY, f'dataset=folder:{tmp}/pics', 'split=test', f'out_dir={tmp}/ft'], 'a folder has no splits', 2, []),
         ('train: folder fit unknown', ['train', *TINY, f'dataset=folder:{tmp}/pics', 'fit=stretch', f'out_dir={tmp}/ft'], 'choose one of crop, resize', 2, []),
-        ('train: folder of fewer images than a batch', ['train', *TINY, f'dataset=folder:{tmp}/pics', f'out_dir={tmp}/ft'], 'exceeds the data set size 1', 2, []),
+        ('train: folder of fewer images than a batch', ['train', *TINY, f'dataset=folder:{tmp}/pics', f'out_dir={tmp}/ft'], 'exceeds the 1 image of folder:', 2, []),
         ('--data-dir that is a file', ['train', *TINY, '--data-dir', tmp / 'afile', f'out_dir={tmp}/df'], 'is a file, not a folder', 2, []),
         ('a new run where one died before its first checkpoint', ['train', *TINY, 'iterations=2', f'out_dir={dead}'], 'stopped before its first checkpoint', 2, [dead]),
         ('resume of a run that died before its first checkpoint', ['train', '--resume', dead], 'start it again, with --overwrite', 2, [dead]),
@@ -407,6 +410,11 @@ def run_forked(cases, tmp: Path, env: dict, envs=None, cwds=None) -> list:
     return [(codes[r['id']], Path(r['out']).read_text(), Path(r['err']).read_text()) for r in reqs]
 
 
+# the error is one line on stderr and nothing else (no note of work that was then refused), except where more
+# lines are the answer: each unreadable checkpoint or log line skipped, the places searched for data, argparse's usage
+MANY_LINES = {'resume an unsafe checkpoint', 'plot an empty log', 'empty --data-dir', 'bench of an unknown kind'}
+
+
 @needs_fmnist
 def test_bad_inputs(tmp_path, finished_run):
     SENTINEL.unlink(missing_ok=True)
@@ -416,7 +424,7 @@ def test_bad_inputs(tmp_path, finished_run):
     for (name, args, text, code, keep), (rc, out, stderr) in zip(cases, ran):
         err = stderr.strip().splitlines()
         line = next((l for l in err if l.startswith('msdsm ')), '')
-        ok = (rc == code and text in line and 'Traceback' not in stderr and
+        ok = (rc == code and text in line and 'Traceback' not in stderr and (len(err) == 1 or name in MANY_LINES) and
               all(digest(q) == h for q, h in before[name].items()))
         print(f"{name:36s} exit {rc}  {line[:150]}")
         if not ok: failures.append(f"{name}: exit {rc} (want {code}), stderr:\n{stderr[-1500:]}")
