@@ -83,14 +83,15 @@ def _train(a):
 # %% ../nbs/13_cli.ipynb #84b4eab1
 def _outputs(out: Path, force: bool):
     "The grid and the samples file `msdsm sample` will write — refusing to replace what it must not."
-    from msdsm.io import refuse_overwrite
+    from msdsm.io import refuse_overwrite, taken
     if out.suffix.lower() not in ('.png', '.pdf', '.jpg', '.jpeg', '.svg'):
         raise ValueError(f"--out {out} must name an image (.png, .pdf, .jpg or .svg); the samples go beside it as .pt")
     pt = out.with_suffix('.pt')
     for p in (out, pt): refuse_overwrite(p, force=True, what='samples')     # never a checkpoint, even with --force
-    existing = [str(p) for p in (out, pt) if p.exists()]
+    existing = [str(p) for p in (out, pt) if taken(p)]
     if existing and not force:
-        raise ValueError(f"{' and '.join(existing)} already exist: choose another --out, or pass --force to replace")
+        raise ValueError(f"{' and '.join(existing)} already exist{'s' if len(existing) == 1 else ''}: choose another "
+                         f"--out, or pass --force to replace")
     return out, pt
 
 def _sample(a):
@@ -201,12 +202,20 @@ def _bench(a):
     check_options(('--width', a.width, '[1, 16384]'), ('--steps', a.steps, '[1, 1e6]'),
                   *(('--batch', b, '[1, 1e6]') for b in a.batch or []))
     if a.levers is not None: return _bench_levers(a)
-    if a.repeat is not None or a.budget is not None or a.langevin_batch is not None:
-        raise ValueError("--repeat, --budget and --langevin-batch are options of --levers: add --levers, or drop them")
-    if not a.breakdown and (a.width is not None or a.batch or a.steps is not None):
-        raise ValueError("--width, --batch and --steps set the size of --breakdown; add --breakdown, or drop them")
-    if a.breakdown and (a.only or a.quick):
-        raise ValueError("--only and --quick choose the cases of the reference comparison; --breakdown has none")
+    def named(*pairs):                               # the options given, as a user typed them: "--a and --b"
+        given = [o for o, v in pairs if v is not None and v is not False and v != []]
+        return ' and '.join(given), len(given)
+    levers_only, n = named(('--repeat', a.repeat), ('--budget', a.budget), ('--langevin-batch', a.langevin_batch))
+    if n: raise ValueError(f"{levers_only} {'is an option' if n == 1 else 'are options'} of --levers: add --levers, or "
+                           f"drop {'it' if n == 1 else 'them'}")
+    sizes, n = named(('--width', a.width), ('--batch', a.batch), ('--steps', a.steps))
+    if n and not a.breakdown:
+        raise ValueError(f"{sizes} {'sets' if n == 1 else 'set'} the size of --breakdown: add --breakdown, or drop "
+                         f"{'it' if n == 1 else 'them'}")
+    cases, n = named(('--only', a.only), ('--quick', a.quick))
+    if n and a.breakdown:
+        raise ValueError(f"{cases} {'chooses' if n == 1 else 'choose'} the cases of the reference comparison, which "
+                         f"--breakdown does not run: drop {'it' if n == 1 else 'them'}")
     if a.breakdown:
         return run_breakdown(resolve_device(a.device), a.width or 64, a.batch or (128, 256), a.steps or 10, a.json,
                              a.force)
@@ -233,13 +242,15 @@ def _restore_op(a, size: int):
 
 def _restore_out(out: Path, force: bool) -> list:
     "restored.png, restored.pt and metrics.json in `out`: refused before any work if they exist or cannot be written."
-    from msdsm.io import refuse_overwrite               # which also checks that each can be written
-    if out.exists() and not out.is_dir(): raise ValueError(f"--out {out} is a file: name a folder for the results")
+    from msdsm.io import refuse_overwrite, taken        # which also checks that each can be written
+    if taken(out) and not out.is_dir():
+        raise ValueError(f"--out {out} is {'a file' if out.exists() else 'a link to nothing'}: name a folder for "
+                         f"the results")
     if (out / 'energy.json').is_file() or (out / 'checkpoints').is_dir() or (out / 'config.yaml').is_file():
         raise ValueError(f"--out {out} is a model's or a training run's folder: give the results a folder of their own")
     files = [out / n for n in ('restored.png', 'restored.pt', 'metrics.json')]
     for f in files: refuse_overwrite(f, force=True, what='restorations')       # never a checkpoint, even with --force
-    if (there := [str(f) for f in files if f.exists()]) and not force:
+    if (there := [str(f) for f in files if taken(f)]) and not force:
         raise ValueError(f"{' and '.join(there)} already exist{'s' if len(there) == 1 else ''}: choose another --out, "
                          f"or pass --force to replace")
     return files
@@ -409,11 +420,12 @@ def _ood_score(a):
     from msdsm.core import resolve_device
     from msdsm.io import atomic_write, load_energy, refuse_overwrite
     from msdsm.metrics import wilson_interval
-    from msdsm.ood import load_detector
+    from msdsm.ood import load_detector, check_fitted_on
     check_options(('--fpr', a.fpr, '(0, 1)'), ('--n', a.n, '[1, 1e7]'), ('--seed', a.seed, '[0, 1e18)'))
     if a.csv: refuse_overwrite(Path(a.csv), a.force, 'scores')
+    det = load_detector(a.detector)                                    # a bad file is refused before the model loads
     model = load_energy(a.model, device=resolve_device(a.device))
-    det = load_detector(a.detector, model)
+    check_fitted_on(det, model, a.detector)
     x, names, notes = _ood_images(a.images, a.n, model.config['in_channels'], model.config['resolution'], a.seed)
     for note in notes: warnings.warn(note)
     feats = det.features(model, x, progress=not a.quiet)

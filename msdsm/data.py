@@ -378,17 +378,19 @@ def folder_files(root) -> list:
     except OSError as e:
         raise DataNotFoundError(f"folder:{root}: cannot list the images under it ({e.filename}: "
                                 f"{e.strerror})") from None
-    if not files: raise DataNotFoundError(f"folder:{root} holds no .png/.jpg/.jpeg images (sub-folders searched too)")
+    if not files: raise DataNotFoundError(f"folder:{root} holds no .png/.jpg/.jpeg images (sub-folders "
+                                         f"searched too; hidden files and folders, named with a leading dot, skipped)")
     return files
 
 def _folder_cache(root: Path, files: list, channels: int, fit: str, size: int) -> list:
     """Where the decoded tensor may be cached, beside the data or in the user's cache folder: (path, prefix) pairs.
-    The name is the settings' key, then the files' (names, sizes, times); a cache of the same settings under the same
-    prefix but other files is stale, and is removed when the new one is written."""
+    The name is the settings' key, then the files' (names, sizes, modification and change times: an edit that keeps
+    the size and puts the modification time back still moves the change time); a cache of the same settings under
+    the same prefix but other files is stale, and is removed when the new one is written."""
     settings = hashlib.sha256(f'{channels}|{fit}|{size}'.encode()).hexdigest()[:8]
     h = hashlib.sha256()
     for f in files:
-        st = f.stat(); h.update(f'{f.relative_to(root)}|{st.st_size}|{st.st_mtime_ns};'.encode())
+        st = f.stat(); h.update(f'{f.relative_to(root)}|{st.st_size}|{st.st_mtime_ns}|{st.st_ctime_ns};'.encode())
     where = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:8]     # the shared cache holds many folders
     home = Path(os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache') / 'msdsm' / 'folders'
     return [(root / '.msdsm-cache' / f'{settings}-{h.hexdigest()[:16]}.pt', f'{settings}-'),

@@ -16,9 +16,10 @@ from .energy import ENERGY_FAMILIES, build_energy, family_of, EnergyNet
 
 # %% auto #0
 __all__ = ['SAFE_GLOBALS', 'CKPT_FORMAT', 'RESTORATIONS', 'MAX_PIXELS', 'CheckpointError', 'safe_load', 'WriteError',
-           'write_failure', 'atomic_write', 'atomic_save', 'atomic_savefig', 'remove_stale_temps', 'refuse_overwrite',
-           'check_writable', 'checkpoint_step', 'list_checkpoints', 'load_checkpoint', 'latest_checkpoint',
-           'code_changed', 'git_commit', 'model_kwargs', 'save_energy', 'load_energy', 'read_image', 'load_samples']
+           'write_failure', 'atomic_write', 'atomic_save', 'atomic_savefig', 'remove_stale_temps', 'taken',
+           'refuse_overwrite', 'check_writable', 'checkpoint_step', 'list_checkpoints', 'load_checkpoint',
+           'latest_checkpoint', 'code_changed', 'git_commit', 'model_kwargs', 'save_energy', 'load_energy',
+           'read_image', 'load_samples']
 
 # %% ../nbs/06_io.ipynb #0f07aa60
 class CheckpointError(RuntimeError):
@@ -152,6 +153,15 @@ def _holds_model(path: Path) -> bool:
         except CheckpointError: return True
     return len(head) == 9 and head[8:9] == b'{' and int.from_bytes(head[:8], 'little') < 2 ** 27   # safetensors
 
+def taken(path) -> bool:
+    "Is the name in use? A link to nothing counts: a write there would replace the link, so it needs --force too."
+    path = Path(path)
+    return path.exists() or path.is_symlink()
+
+def _exists_note(path: Path) -> str:
+    "' (a link to X, which does not exist)' for a dangling link, else ''."
+    return f" (a link to {os.readlink(path)}, which does not exist)" if path.is_symlink() and not path.exists() else ''
+
 def refuse_overwrite(path, force: bool = False, what: str = 'file') -> Path:
     "Check that writing `path` loses nothing: never into a run's checkpoints or over a model, others only if `force`."
     path = Path(path)
@@ -160,11 +170,13 @@ def refuse_overwrite(path, force: bool = False, what: str = 'file') -> Path:
     if parent.name == 'checkpoints' or (parent / 'energy.json').is_file() and path.name.startswith('energy'):
         raise ValueError(f"{path} lies in a run's checkpoints or a model's folder, which only training writes: "
                          f"refusing to write the {what} there; choose another file")
-    if not path.exists(): return check_writable(path, what)
+    if not taken(path): return check_writable(path, what)
     if path.name == 'energy.json' or _holds_model(path):
         raise ValueError(f"{path} is a training checkpoint or model file: refusing to write the {what} over it; "
                          f"choose another file")
-    if not force: raise ValueError(f"{path} already exists: choose another file, or pass --force to replace it")
+    if not force:
+        raise ValueError(f"{path} already exists{_exists_note(path)}: choose another file, or pass --force to "
+                         f"replace it")
     return check_writable(path, what)
 
 def check_writable(path, what: str = 'file') -> Path:
@@ -175,9 +187,9 @@ def check_writable(path, what: str = 'file') -> Path:
         raise ValueError(f"{path}: {probe} is a file, not a folder: choose another place for the {what}")
     import tempfile
     try: os.rmdir(tempfile.mkdtemp(dir=probe, prefix='.msdsm-probe-'))     # really writable, not just by its mode
-    except OSError as e:
-        raise ValueError(f"{path}: cannot write the {what} in {probe} ({e.strerror}): choose a folder you can "
-                         f"write") from None
+    except OSError as e:                   # ENOENT inside a folder that exists: a pseudo-filesystem such as /proc
+        why = 'it takes no new files' if e.errno == errno.ENOENT else e.strerror
+        raise ValueError(f"{path}: cannot write the {what} in {probe} ({why}): choose a folder you can write") from None
     return path
 
 # %% ../nbs/06_io.ipynb #5932485b

@@ -19,7 +19,7 @@ from .langevin import energy_grad_fn
 __all__ = ['MSMA_SIGMAS', 'FEATURE_SETS', 'DETECTOR_FORMAT', 'ood_features', 'feature_matrix', 'GaussianMixture',
            'select_components', 'auroc', 'average_precision', 'fpr_at_tpr', 'ood_metrics', 'weights_digest',
            'feature_keys', 'Detector', 'check_fit_size', 'fit_detector', 'detector_dict', 'save_detector',
-           'load_detector']
+           'load_detector', 'check_fitted_on']
 
 # %% ../nbs/10_ood.ipynb #97fca302
 MSMA_SIGMAS = tuple(round(s, 5) for s in sigma_grid(0.01, 1.0, 10, 'geometric').tolist())
@@ -279,6 +279,7 @@ def load_detector(path, energy=None) -> Detector:
     "A detector saved by `save_detector`; with `energy`, refused unless it was fitted on those very weights."
     from msdsm.core import regular_file
     path = regular_file(path)
+    if path.is_dir(): raise ValueError(f"{path} is a folder: give the detector's .json file that msdsm ood fit wrote")
     if not path.is_file(): raise FileNotFoundError(f"{path} does not exist: fit a detector with msdsm ood fit")
     try: d = json.loads(path.read_text())
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
@@ -289,7 +290,11 @@ def load_detector(path, energy=None) -> Detector:
         raise ValueError(f"{path} is not an msdsm outlier detector ({found}, not an object of format "
                          f"{DETECTOR_FORMAT!r}): give the file msdsm ood fit wrote")
     det = _detector_from(d, str(path))
-    if energy is not None and (want := det.info.get('model_sha256')) != (have := weights_digest(energy)):
+    return det if energy is None else check_fitted_on(det, energy, path)
+
+def check_fitted_on(det: Detector, energy, path='the detector') -> Detector:
+    "`det`, if it was fitted on these very weights (their hash is stored with it); else a one-line error."
+    if (want := det.info.get('model_sha256')) != (have := weights_digest(energy)):
         raise ValueError(f"{path} was fitted on another model (weights {str(want)[:12]}…), not this one "
                          f"({have[:12]}…): its features would mean something else; fit one with msdsm ood fit")
     return det

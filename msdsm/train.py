@@ -178,8 +178,8 @@ def _check_data(cfg):
         cfg.dataset = 'folder:' + str(Path(path).expanduser().absolute())
         if cfg.split != 'train': raise ValueError(f"split={cfg.split!r}: a folder has no splits; it is all 'train'")
         if cfg.channels not in (0, 1, 3):
-            raise ValueError(f"channels={cfg.channels}: a folder is read as 1 or 3 channels (0: 1 if every image is "
-                             f"gray, else 3)")
+            raise ValueError(f"channels={cfg.channels}: a folder is read as 1 or 3 channels: use channels=1, 3 or 0 "
+                             f"(0: 1 if every image is gray, else 3)")
         if cfg.batch_size > (n := len(folder_files(path))):               # known before minutes of decoding
             raise ValueError(f"batch_size {cfg.batch_size} exceeds the {n} image{'s' * (n != 1)} of {cfg.dataset}: "
                              f"lower batch_size or give more images")

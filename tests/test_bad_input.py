@@ -186,9 +186,13 @@ def _cases(tmp: Path, done: Path):
         def forward(self, x): return self.p * x.flatten(1).pow(2).sum(1)
     save_detector(fit_detector(Other(), torch.rand(200, 1, 32, 32), sigmas=(0.1,), progress=False), tmp / 'other.json')
     ood = ['ood', 'score', MODEL]; (tmp / 'detlist.json').write_text('[1, 2]')
+    dang = tmp / 'dangling'; dang.mkdir()                             # output names that are links to nothing
+    for name in ('s.png', 'm.json', 'c.png', 'r'): (dang / name).symlink_to(tmp / 'nowhere' / name)
+    rdang = tmp / 'rdang'; rdang.mkdir(); (rdang / 'restored.pt').symlink_to(tmp / 'nowhere' / 'restored.pt')
     return [
         ('ood score: detector of another model', [*ood, tmp / 'other.json', photo], 'fitted on another model', 2, [tmp / 'other.json']),
         ('ood score: detector not JSON', [*ood, tmp / 'afile', photo], 'not an outlier detector (not JSON', 2, []),
+        ('ood score: detector a folder', [*ood, tmp / 'pics', photo], "is a folder: give the detector's .json file", 2, []),
         ('ood score: detector missing', [*ood, tmp / 'nodet.json', photo], 'does not exist: fit a detector', 2, []),
         ('ood score: fpr out of range', [*ood, tmp / 'other.json', photo, '--fpr', '1.5'], '--fpr must be less than 1', 2, []),
         ('ood score: --csv exists', [*ood, tmp / 'other.json', photo, '--csv', tmp / 'exists.png'], 'already exists', 2, [tmp / 'exists.png']),
@@ -265,6 +269,11 @@ def _cases(tmp: Path, done: Path):
         ('reproduce over a README that quotes the mark', ['reproduce', '--profile', 'tiny', '--only', 'cifar10_table', '--out-dir', rq], 'was not written by msdsm reproduce', 2, [rq]),
         ('evaluate --weights at a text file', ['evaluate', tmp / 'pm1.pt', '--rescale', 'signed', '--metrics', 'isc', '--weights', MODEL / 'MODEL_CARD.md'], "is not the Fashion-MNIST feature classifier's weights", 2, []),
         ('reproduce on a device torch does not know', ['reproduce', '--profile', 'tiny', '--only', 'data_overview', '--out-dir', tmp / 'rdev', '--device', 'nonsense'], 'is not a torch device', 2, [tmp / 'rdev']),
+        ('sample --out a link to nothing', ['sample', MODEL, '--n', '2', '--steps', '5', '--quiet', '--out', dang / 's.png'], 'already exist', 2, [dang]),
+        ('evaluate --json a link to nothing', ['evaluate', tmp / 'pm1.pt', '--rescale', 'signed', '--metrics', 'isc', '--json', dang / 'm.json'], 'a link to', 2, [dang]),
+        ('plot --out a link to nothing', ['plot', done, '--out', dang / 'c.png'], 'a link to', 2, [dang]),
+        ('restore --out a link to nothing', ['restore', MODEL, photo, '--task', 'inpaint', '--out', dang / 'r'], 'is a link to nothing', 2, [dang]),
+        ('restore output a link to nothing', ['restore', MODEL, photo, '--task', 'inpaint', '--out', rdang], 'already exist', 2, [rdang]),
         ('samples over a bare state dict', ['sample', MODEL, '--n', '1', '--out', tmp / 'c' / 'weights.png', '--force'], 'is a training checkpoint or model', 2, [tmp / 'c']),
         ('grid over a checkpoint named .png', ['sample', MODEL, '--n', '1', '--out', tmp / 'c' / 'backup.png', '--force'], 'is a training checkpoint or model', 2, [tmp / 'c']),
         ('features built from torch.hub code', ['evaluate', tmp / 'pm1.pt', '--rescale', 'signed', '--metrics', 'isc', '--features', 'dinov2-vit-s-14'], 'which msdsm does not run', 2, []),
@@ -364,9 +373,11 @@ def _cases(tmp: Path, done: Path):
         ('sample with a huge noise level', ['sample', MODEL, '--n', '2', '--steps', '5', '--sigma0', '1e300', '--out', f'{tmp}/s.png'], '--sigma0 must be at most 1', 2, []),
         ('sample with a huge step size', ['sample', MODEL, '--n', '2', '--steps', '5', '--step-size', '1e300', '--out', f'{tmp}/s.png'], '--step-size must be at most 1', 2, []),
         ('evaluate --weights that do not exist', ['evaluate', tmp / 'pm1.pt', '--rescale', 'signed', '--weights', tmp / 'no-such-file'], 'no such file', 2, []),
-        ('bench sizes without --breakdown', ['bench', '--device', 'cpu', '--width', '8'], 'add --breakdown, or drop them', 2, []),
+        ('bench sizes without --breakdown', ['bench', '--device', 'cpu', '--width', '8'], '--width sets the size of --breakdown: add --breakdown, or drop it', 2, []),
+        ('bench two sizes without --breakdown', ['bench', '--device', 'cpu', '--width', '8', '--steps', '2'], '--width and --steps set the size', 2, []),
+        ('bench --repeat without --levers', ['bench', '--device', 'cpu', '--repeat', '3'], '--repeat is an option of --levers: add --levers, or drop it', 2, []),
         ('bench --breakdown with a batch of zero', ['bench', '--breakdown', '--device', 'cpu', '--batch', '8', '0'], '--batch must be at least 1', 2, []),
-        ('bench --breakdown with --only', ['bench', '--breakdown', '--device', 'cpu', '--only', 'train'], '--breakdown has none', 2, []),
+        ('bench --breakdown with --only', ['bench', '--breakdown', '--device', 'cpu', '--only', 'train'], '--only chooses the cases of the reference comparison, which --breakdown does not run', 2, []),
         ('diverging run, no checkpoint yet', ['train', *TINY, 'lr=1e10', 'iterations=40', f'out_dir={tmp}/nan'], 'nothing to resume', 1, []),
     ]
 
